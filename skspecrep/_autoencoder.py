@@ -1,0 +1,677 @@
+"""SpectralAutoencoder: a convolutional beta-VAE as a scikit-learn transformer."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator, Mapping
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._nn import (
+    SEDAGHAT2021_N_FEATURES,
+    BetaVAELoss,
+    ConvSpec,
+    ConvVAE,
+    auto_spec,
+    kl_per_latent,
+    sedaghat2021_spec,
+)
+from ._skorch import EpochProgressBar, FiniteLossGuard, VAENet
+
+# Inference runs in chunks whose largest activation fits in this many bytes:
+# on a CPU, cache-resident chunks encode several times more spectra per second
+# than large batches (see benchmarks/bench_sedaghat2021.py).
+_CPU_CHUNK_BYTES = 8 * 2**20
+_GPU_CHUNK_BYTES = 2**30
+
+
+class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Convolutional variational autoencoder for 1-D spectra.
+
+    Learns a compact code of a set of spectra by reconstruction, with weak
+    disentanglement at the bottleneck from a beta-VAE KL term, as in Sedaghat
+    et al. (2021, MNRAS 501, 6026). ``transform`` returns each spectrum's
+    posterior mean code; ``inverse_transform`` decodes codes back to spectra.
+    The network is PyTorch, trained through skorch; the fitted skorch net is
+    ``net_``.
+
+    The training objective of a spectrum is its reconstruction error (the
+    weighted mean over pixels of ``loss``) plus ``beta`` times the KL
+    divergence of its posterior from N(0, I), summed over latents. The
+    decoder sees a reparameterised sample ``mu + sigma * eps`` during
+    training. The KL weight warms up linearly from 0 to ``beta`` over
+    ``kl_warmup`` epochs.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Width of the bottleneck (number of latents).
+
+    architecture : {"auto", "sedaghat2021"} or dict, default="auto"
+        Encoder layer table; the decoder mirrors it.
+
+        - ``"auto"``: sized from the number of pixels, following the paper's
+          pattern (kernels 7, 5, 5 then 3; channels doubling every third layer
+          from 16 up to 256; stride-2 layers until the code length is at most
+          32, at most 14 of them; a final stride-1 layer). Works from 1 pixel
+          up; lengths that are not a multiple of the total stride are
+          zero-padded internally.
+        - ``"sedaghat2021"``: the paper's network layer for layer (15 encoder
+          layers, 7,046,997 parameters at ``n_components=128``). Requires
+          spectra of exactly 327,680 pixels, the paper's padded HARPS grid.
+        - a dict with keys ``"channels"``, ``"kernel_sizes"`` (odd) and
+          ``"strides"``, one entry per encoder layer.
+
+    beta : float, default=0.005
+        Weight of the KL term, summed over latents. The paper averaged the KL
+        over its 128 latents with weight 0.3, which is ``beta=0.3 / 128``
+        here. Larger values collapse more latents to the prior.
+
+    kl_warmup : tuple of (float, float), default=(1.0, 10.0)
+        Epochs at which the KL weight starts rising from 0 and reaches
+        ``beta``. Fractions of an epoch are allowed: the paper's 5,000 and
+        20,000 iterations of batch 32 over 265,000 spectra are about
+        ``(0.6, 2.4)``. ``(0, 0)`` applies ``beta`` from the start.
+
+    loss : {"l1", "mse", "chi2"}, default="l1"
+        Reconstruction error per pixel: absolute error (the paper's choice),
+        squared error, or squared error weighted by each pixel's inverse
+        variance (pass ``ivar`` to :meth:`fit` and :meth:`score`).
+
+    pixel_mask : array-like of shape (n_features,), default=None
+        Non-negative weight of each pixel in the reconstruction error. Pixels
+        with weight 0 (pads, CCD gaps, bad columns) are ignored by the loss
+        and set to 0 before encoding, so they cannot change the code or the
+        loss. None weighs all pixels equally.
+
+    max_epochs : int, default=50
+        Number of passes over the training data.
+
+    batch_size : int, default=32
+        Spectra per optimizer step (the paper used 32).
+
+    lr : float, default=1e-3
+        Adam learning rate (the paper used 1e-4 over 1.5 M iterations).
+
+    validation_fraction : float, default=None
+        Fraction of the spectra held out to monitor the objective. When set,
+        training stops after ``n_iter_no_change`` epochs without improvement
+        of the validation objective and the weights of the best epoch are
+        restored. None trains on all spectra for ``max_epochs`` epochs.
+
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+
+    device : str, default="auto"
+        Torch device: ``"auto"`` takes CUDA when available, else the CPU;
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, the validation split,
+        reparameterised sampling and the sample drawn by :meth:`score`. Pass
+        an int for reproducible results.
+
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar over epochs with the latest
+        losses; 2 prints skorch's table of losses every epoch.
+
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks. They are cloned before use, so the instances
+        passed here are never modified.
+
+    warm_start : bool, default=False
+        When True, a further call to :meth:`fit` continues training the
+        fitted network for ``max_epochs`` more epochs instead of starting
+        anew. The architecture, bottleneck, loss and mask must not change.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained skorch net; ``net_.module_`` is the PyTorch
+        :class:`torch.nn.Module`.
+
+    history_ : skorch.History
+        Per-epoch training record (``train_loss``, ``valid_loss``, ...).
+
+    component_kl_ : ndarray of shape (n_components,)
+        Mean KL divergence (nats) of each latent's posterior from the prior
+        over the training spectra: the information each latent carries.
+        Collapsed latents have values near 0.
+
+    pixel_weight_ : ndarray of shape (n_features_in_,)
+        The pixel weights used by the loss.
+
+    architecture_ : dict
+        The encoder layer table that was built.
+
+    n_iter_ : int
+        Number of epochs run, over all calls to :meth:`fit` when
+        ``warm_start`` is True.
+
+    best_epoch_ : int
+        Epoch whose weights were kept: the best validation epoch with early
+        stopping, otherwise the last one.
+
+    n_features_in_ : int
+        Number of pixels seen during :meth:`fit`.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Pixel names seen during :meth:`fit`, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : The linear analogue.
+
+    References
+    ----------
+    Sedaghat, N., Romaniello, M., Carrick, J. E., Pineau, F.-X. (2021).
+    Machines learn to infer stellar parameters just by looking at a large
+    number of spectra. MNRAS 501, 6026.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspecrep import SpectralAutoencoder
+    >>> rng = np.random.RandomState(0)
+    >>> depth = rng.uniform(0.1, 0.9, size=(64, 1))
+    >>> pixels = np.linspace(-1, 1, 128)
+    >>> X = 1 - depth * np.exp(-0.5 * (pixels / 0.1) ** 2)
+    >>> ae = SpectralAutoencoder(n_components=2, max_epochs=5, random_state=0)
+    >>> Z = ae.fit_transform(X)
+    >>> Z.shape
+    (64, 2)
+    >>> ae.inverse_transform(Z).shape
+    (64, 128)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"auto", "sedaghat2021"}), dict],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [tuple, list],
+        "loss": [StrOptions({"l1", "mse", "chi2"})],
+        "pixel_mask": ["array-like", None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 16,
+        *,
+        architecture: str | dict = "auto",
+        beta: float = 0.005,
+        kl_warmup: tuple[float, float] = (1.0, 10.0),
+        loss: str = "l1",
+        pixel_mask=None,
+        max_epochs: int = 50,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        validation_fraction: float | None = None,
+        n_iter_no_change: int = 10,
+        device: str = "auto",
+        random_state=None,
+        verbose: int = 0,
+        callbacks: list | None = None,
+        warm_start: bool = False,
+    ):
+        self.n_components = n_components
+        self.architecture = architecture
+        self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.loss = loss
+        self.pixel_mask = pixel_mask
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, ivar=None):
+        """Train the autoencoder on spectra.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectra, one per row, on a common pixel grid. float32 input
+            (including a ``numpy.memmap``) is used without a copy.
+        y : None
+            Ignored; present for API consistency.
+        ivar : array-like of shape (n_samples, n_features), default=None
+            Inverse variance of each pixel, required by ``loss="chi2"`` and
+            rejected otherwise. Pixels with ``ivar=0`` are ignored.
+
+        Returns
+        -------
+        self : SpectralAutoencoder
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X = validate_data(self, X, reset=not continuing, dtype=[np.float64, np.float32])
+        n_samples, n_features = X.shape
+        if n_samples < 2:
+            raise ValueError(
+                f"n_samples={n_samples}: SpectralAutoencoder needs at least 2 spectra "
+                "to learn from."
+            )
+        ivar = self._check_ivar(ivar, X)
+        warmup = self._check_kl_warmup()
+        weight = self._check_pixel_mask(n_features)
+        spec = self._resolve_architecture(n_features)
+        device = _resolve_device(self.device)
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        X32 = _as_float32(X)
+        train_idx, valid_idx = self._split(n_samples, rng)
+        X_train = X32 if valid_idx is None else X32[train_idx]
+        y_train = ivar if ivar is None or valid_idx is None else ivar[train_idx]
+        train_split = None
+        if valid_idx is not None:
+            y_valid = None if ivar is None else ivar[valid_idx]
+            train_split = predefined_split(Dataset(X32[valid_idx], y_valid))
+        steps_per_epoch = -(-len(X_train) // self.batch_size)
+
+        if continuing:
+            self._check_warm_start_compatible(spec, weight)
+            net = self.net_
+            net.max_epochs = self.max_epochs
+            net.batch_size = self.batch_size
+            net.train_split = train_split
+            net.steps_per_epoch = steps_per_epoch
+            for group in net.optimizer_.param_groups:
+                group["lr"] = self.lr
+        else:
+            net = VAENet(
+                module=ConvVAE,
+                module__n_features=n_features,
+                module__n_components=self.n_components,
+                module__spec=spec,
+                module__pixel_mask=torch.from_numpy(weight),
+                criterion=BetaVAELoss,
+                criterion__reconstruction=self.loss,
+                criterion__pixel_weight=torch.from_numpy(weight),
+                optimizer=torch.optim.Adam,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                iterator_train__shuffle=True,
+                train_split=train_split,
+                callbacks=self._build_callbacks(valid_idx is not None),
+                device=device,
+                verbose=int(self.verbose >= 2),
+                beta=float(self.beta),
+                kl_warmup=warmup,
+                steps_per_epoch=steps_per_epoch,
+                use_ivar=ivar is not None,
+            )
+        net.beta = float(self.beta)
+        net.kl_warmup = warmup
+
+        with _seeded(seed, device):
+            try:
+                if continuing:
+                    net.partial_fit(X_train, y_train)
+                else:
+                    net.fit(X_train, y_train)
+            except FloatingPointError:
+                # The guard restored the last finite weights: keep them usable.
+                self._set_fitted_state(net, X32, spec, weight)
+                raise
+        self._set_fitted_state(net, X32, spec, weight)
+        return self
+
+    def _set_fitted_state(self, net, X32, spec, weight):
+        self.net_ = net
+        self.architecture_ = spec.to_dict()
+        self.pixel_weight_ = weight
+        self.n_iter_ = len(net.history)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        best = getattr(stopper, "best_epoch_", 0) if stopper is not None else 0
+        self.best_epoch_ = int(best) if best else self.n_iter_
+        self._n_features_out = self.n_components
+        kl = np.zeros(self.n_components)
+        for mu, log_var in self._map_chunks(X32, lambda m, x: m.encode(x)):
+            kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
+        self.component_kl_ = kl / len(X32)
+
+    # -------------------------------------------------------- validation
+
+    def _check_ivar(self, ivar, X):
+        if self.loss != "chi2":
+            if ivar is not None:
+                raise ValueError(
+                    f"ivar is only used by loss='chi2'; got loss={self.loss!r}. "
+                    "Pass pixel weights common to all spectra as pixel_mask."
+                )
+            return None
+        if ivar is None:
+            raise ValueError("loss='chi2' needs the per-pixel inverse variance: fit(X, ivar=...).")
+        ivar = check_array(ivar, dtype=np.float32, input_name="ivar")
+        if ivar.shape != X.shape:
+            raise ValueError(f"ivar has shape {ivar.shape} but X has shape {X.shape}.")
+        if np.any(ivar < 0):
+            raise ValueError("ivar must be non-negative (0 marks a pixel to ignore).")
+        return ivar
+
+    def _check_kl_warmup(self) -> tuple[float, float]:
+        try:
+            start, end = (float(v) for v in self.kl_warmup)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"kl_warmup must be two numbers (start, end) in epochs; got {self.kl_warmup!r}."
+            ) from None
+        if not 0 <= start <= end or not np.isfinite(end):
+            raise ValueError(
+                f"kl_warmup must satisfy 0 <= start <= end < inf; got {self.kl_warmup!r}."
+            )
+        return start, end
+
+    def _check_pixel_mask(self, n_features: int) -> np.ndarray:
+        if self.pixel_mask is None:
+            return np.ones(n_features, dtype=np.float32)
+        weight = check_array(
+            self.pixel_mask, ensure_2d=False, dtype=np.float32, input_name="pixel_mask"
+        )
+        if weight.ndim != 1 or weight.shape[0] != n_features:
+            raise ValueError(
+                f"pixel_mask has shape {weight.shape} but X has {n_features} pixels; "
+                f"it needs one weight per pixel, shape ({n_features},)."
+            )
+        if np.any(weight < 0):
+            raise ValueError("pixel_mask weights must be non-negative.")
+        if not np.any(weight > 0):
+            raise ValueError("pixel_mask masks every pixel; nothing is left to reconstruct.")
+        return np.ascontiguousarray(weight)
+
+    def _resolve_architecture(self, n_features: int) -> ConvSpec:
+        if isinstance(self.architecture, Mapping):
+            return ConvSpec.from_mapping(self.architecture)
+        if self.architecture == "sedaghat2021":
+            if n_features != SEDAGHAT2021_N_FEATURES:
+                raise ValueError(
+                    f"architecture='sedaghat2021' needs spectra of exactly "
+                    f"{SEDAGHAT2021_N_FEATURES:,} pixels (the paper's HARPS grid, "
+                    f"3785-6910 A at 0.01 A zero-padded); X has {n_features:,}. "
+                    "Use architecture='auto' for other grids."
+                )
+            return sedaghat2021_spec()
+        return auto_spec(n_features)
+
+    def _split(self, n_samples, rng):
+        if self.validation_fraction is None:
+            return None, None
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_valid >= n_samples:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training "
+                f"spectra out of n_samples={n_samples}."
+            )
+        order = rng.permutation(n_samples)
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _build_callbacks(self, early_stopping: bool) -> list:
+        callbacks = [("finite_loss_guard", FiniteLossGuard())]
+        if early_stopping:
+            stopper = EarlyStopping(
+                patience=self.n_iter_no_change, load_best=True, sink=_silent
+            )
+            callbacks.append(("early_stopping", stopper))
+        if self.verbose == 1:
+            callbacks.append(("progress_bar", EpochProgressBar(total=self.max_epochs)))
+        for i, item in enumerate(self.callbacks or []):
+            name, callback = item if isinstance(item, tuple) else (f"user_{i}", item)
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    f"callbacks must hold skorch callbacks or (name, callback) tuples; "
+                    f"item {i} is {type(callback).__name__}."
+                )
+            try:
+                callback = clone(callback)
+            except (TypeError, RuntimeError):
+                callback = copy.deepcopy(callback)
+            callbacks.append((name, callback))
+        return callbacks
+
+    def _check_warm_start_compatible(self, spec, weight):
+        module = self.net_.module_
+        changed = []
+        if module.n_components != self.n_components:
+            changed.append("n_components")
+        if module.spec != spec:
+            changed.append("architecture")
+        if self.net_.criterion_.reconstruction != self.loss:
+            changed.append("loss")
+        if not np.array_equal(self.pixel_weight_, weight):
+            changed.append("pixel_mask")
+        if changed:
+            raise ValueError(
+                f"warm_start=True cannot continue training after changing "
+                f"{', '.join(changed)}; set warm_start=False to train anew."
+            )
+
+    # ------------------------------------------------------------ inference
+
+    @property
+    def history_(self):
+        """Training record of the fitted skorch net."""
+        check_is_fitted(self)
+        return self.net_.history
+
+    def _chunks(self, X) -> Iterator[tuple[slice, torch.Tensor]]:
+        module = self.net_.module_
+        on_cpu = torch.device(self.net_.device).type == "cpu"
+        budget = _CPU_CHUNK_BYTES if on_cpu else _GPU_CHUNK_BYTES
+        size = max(1, budget // module.activation_bytes())
+        for start in range(0, len(X), size):
+            rows = slice(start, start + size)
+            chunk = np.ascontiguousarray(X[rows], dtype=np.float32)
+            yield rows, torch.from_numpy(chunk).to(self.net_.device)
+
+    def _map_chunks(self, X, fn) -> Iterator:
+        """Apply ``fn(module, chunk)`` in evaluation mode without autograd."""
+        module = self.net_.module_
+        with _eval_mode(module), torch.inference_mode():
+            for _, chunk in self._chunks(X):
+                yield fn(module, chunk)
+
+    def _collect(self, X, fn, dtype) -> np.ndarray:
+        parts = [out.cpu().numpy() for out in self._map_chunks(X, fn)]
+        return np.concatenate(parts).astype(dtype, copy=False)
+
+    def transform(self, X):
+        """Encode spectra to their posterior mean codes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectra on the pixel grid seen in :meth:`fit`.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Posterior means, in the float dtype of ``X``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._collect(X, lambda m, x: m.encode_mean(x), X.dtype)
+
+    def encode(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-variances of spectra.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectra on the pixel grid seen in :meth:`fit`.
+
+        Returns
+        -------
+        mean : ndarray of shape (n_samples, n_components)
+            Posterior means (what :meth:`transform` returns).
+        log_var : ndarray of shape (n_samples, n_components)
+            Posterior log-variances; ``exp(0.5 * log_var)`` is each code's
+            uncertainty.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspecrep import SpectralAutoencoder
+        >>> X = np.random.RandomState(0).normal(1.0, 0.1, size=(20, 32))
+        >>> ae = SpectralAutoencoder(n_components=3, max_epochs=2, random_state=0).fit(X)
+        >>> mean, log_var = ae.encode(X)
+        >>> mean.shape, log_var.shape
+        ((20, 3), (20, 3))
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        pairs = list(self._map_chunks(X, lambda m, x: m.encode(x)))
+        mean = np.concatenate([mu.cpu().numpy() for mu, _ in pairs])
+        log_var = np.concatenate([lv.cpu().numpy() for _, lv in pairs])
+        return mean.astype(X.dtype, copy=False), log_var.astype(X.dtype, copy=False)
+
+    def inverse_transform(self, X):
+        """Decode codes back to spectra.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructed spectra, in the float dtype of the codes.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32])
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} latent dimensions, but this SpectralAutoencoder "
+                f"has n_components={self.n_components}."
+            )
+        return self._collect(Z, lambda m, z: m.decode(z), Z.dtype)
+
+    def score(self, X, y=None, *, ivar=None) -> float:
+        """Negative beta-weighted ELBO per spectrum on held-out spectra.
+
+        The reconstruction error of one posterior sample per spectrum plus
+        ``beta`` times the KL summed over latents: the training objective
+        with the full KL weight. Higher is better. Unlike reconstruction
+        error alone, it charges each latent for the information it carries,
+        so a search over ``n_components`` does not simply pick the widest
+        bottleneck. The sample is drawn from ``random_state``, so the score
+        is reproducible when that is an int.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectra.
+        y : None
+            Ignored; present for API consistency.
+        ivar : array-like of shape (n_samples, n_features), default=None
+            Inverse variances, required by ``loss="chi2"``.
+
+        Returns
+        -------
+        score : float
+            Mean of minus the objective over the spectra.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        ivar = self._check_ivar(ivar, X)
+        rng = check_random_state(self.random_state)
+        device = self.net_.device
+        generator = torch.Generator(device=device).manual_seed(
+            int(rng.randint(np.iinfo(np.int32).max))
+        )
+        criterion = self.net_.criterion_
+        total = 0.0
+        with _eval_mode(self.net_.module_), torch.inference_mode():
+            for rows, x in self._chunks(X):
+                y_pred = self.net_.module_(x, generator=generator)
+                w = None if ivar is None else torch.from_numpy(ivar[rows]).to(device)
+                total += criterion.per_sample(y_pred, x, w, self.beta).double().sum().item()
+        return -total / len(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def _as_float32(X: np.ndarray) -> np.ndarray:
+    """float32 view of validated spectra; no copy for float32 input."""
+    return X if X.dtype == np.float32 else X.astype(np.float32)
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available "
+            "(torch.cuda.is_available() is False). Use device='auto' or 'cpu'."
+        )
+    return device
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: str):
+    """Seed torch for one fit without touching the caller's global RNG state."""
+    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _eval_mode(module: torch.nn.Module):
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def _silent(*args, **kwargs):
+    """A sink that drops early-stopping messages (verbose output is skorch's)."""

@@ -1,0 +1,25 @@
+"""PyTorch building blocks of skspecrep.
+
+This subpackage depends on torch alone: it knows nothing of scikit-learn or
+skorch, so the networks can be reused in a plain PyTorch training loop.
+"""
+
+from ._architectures import (
+    SEDAGHAT2021_N_FEATURES,
+    ConvSpec,
+    auto_spec,
+    sedaghat2021_spec,
+)
+from ._loss import BetaVAELoss, kl_per_latent, kl_weight
+from ._vae import ConvVAE
+
+__all__ = [
+    "SEDAGHAT2021_N_FEATURES",
+    "BetaVAELoss",
+    "ConvSpec",
+    "ConvVAE",
+    "auto_spec",
+    "kl_per_latent",
+    "kl_weight",
+    "sedaghat2021_spec",
+]

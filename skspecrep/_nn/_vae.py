@@ -1,0 +1,155 @@
+"""The 1-D convolutional variational autoencoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._architectures import ConvSpec
+
+
+def _transpose_geometry(stride: int) -> tuple[int, int]:
+    """Kernel and padding of a transposed convolution that multiplies length by stride.
+
+    Stride 1 gives kernel 3, padding 1 and stride 2 gives kernel 4, padding 1:
+    the two layer types of the paper's decoder.
+    """
+    if stride == 1:
+        return 3, 1
+    if stride % 2 == 0:
+        return 2 * stride, stride // 2
+    return stride, 0
+
+
+class ConvVAE(nn.Module):
+    """Convolutional encoder-decoder with a Gaussian bottleneck.
+
+    The encoder is a stack of ``Conv1d`` + ``LeakyReLU`` layers given by
+    ``spec``; its output is flattened into two linear heads, the posterior mean
+    and log-variance. The decoder mirrors the encoder: a linear layer back to
+    the encoder's output shape, one ``ConvTranspose1d`` + ``LeakyReLU`` per
+    encoder layer in reverse order (kernel 3 for stride 1, kernel 4 for stride
+    2, as in Sedaghat et al. 2021), then a linear ``Conv1d(1, 1, 3)``.
+
+    Spectra whose length is not a multiple of the total stride are zero-padded
+    on the right inside :meth:`encode` and the reconstruction is cropped back,
+    so callers always see ``n_features`` pixels.
+
+    Parameters
+    ----------
+    n_features : int
+        Pixels per spectrum.
+    n_components : int
+        Width of the bottleneck.
+    spec : ConvSpec
+        Encoder layer table.
+    negative_slope : float, default=0.1
+        Slope of the LeakyReLU activations.
+    pixel_mask : tensor of shape (n_features,), default=None
+        Pixels where this is 0 are set to 0 before encoding, so that masked
+        pixels (pads, CCD gaps, bad columns) cannot change the code.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_components: int,
+        spec: ConvSpec,
+        negative_slope: float = 0.1,
+        pixel_mask: torch.Tensor | None = None,
+    ):
+        super().__init__()
+        if pixel_mask is None:
+            self.input_mask = None
+        else:
+            self.register_buffer(
+                "input_mask", (torch.as_tensor(pixel_mask) != 0).to(torch.float32)
+            )
+        self.n_features = int(n_features)
+        self.n_components = int(n_components)
+        self.spec = spec
+        self.negative_slope = float(negative_slope)
+        total = spec.total_stride
+        self.padded_length = -(-self.n_features // total) * total
+        self.code_length = self.padded_length // total
+        self.code_channels = spec.channels[-1]
+        flat = self.code_channels * self.code_length
+
+        in_channels = (1,) + spec.channels[:-1]
+        self.encoder = nn.ModuleList(
+            nn.Conv1d(c_in, c_out, k, stride=s, padding=(k - 1) // 2)
+            for c_in, c_out, k, s in zip(
+                in_channels, spec.channels, spec.kernel_sizes, spec.strides
+            )
+        )
+        self.fc_mu = nn.Linear(flat, self.n_components)
+        self.fc_log_var = nn.Linear(flat, self.n_components)
+
+        self.fc_decode = nn.Linear(self.n_components, flat)
+        layers = []
+        for c_in, c_out, s in reversed(list(zip(in_channels, spec.channels, spec.strides))):
+            k, p = _transpose_geometry(s)
+            layers.append(nn.ConvTranspose1d(c_out, c_in, k, stride=s, padding=p))
+        self.decoder = nn.ModuleList(layers)
+        self.output_conv = nn.Conv1d(1, 1, 3, padding=1)
+
+    def activation_bytes(self) -> int:
+        """Bytes of the largest float32 activation of one spectrum.
+
+        Inference splits data into chunks whose activations fit in the CPU
+        cache, which is several times faster than large batches.
+        """
+        length, largest = self.padded_length, self.padded_length
+        for c, s in zip(self.spec.channels, self.spec.strides):
+            length //= s
+            largest = max(largest, c * length)
+        return 4 * largest
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder convolutions on a batch of spectra, flattened."""
+        pad = self.padded_length - self.n_features
+        if self.input_mask is not None:
+            x = x * self.input_mask
+        h = x.unsqueeze(1)
+        if pad:
+            h = F.pad(h, (0, pad))
+        for conv in self.encoder:
+            h = F.leaky_relu(conv(h), self.negative_slope)
+        return h.flatten(1)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance, each ``(batch, n_components)``."""
+        h = self._features(x)
+        return self.fc_mu(h), self.fc_log_var(h)
+
+    def encode_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean only: the code that ``transform`` returns."""
+        return self.fc_mu(self._features(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstructed spectra ``(batch, n_features)`` from codes."""
+        h = self.fc_decode(z).view(-1, self.code_channels, self.code_length)
+        for deconv in self.decoder:
+            h = F.leaky_relu(deconv(h), self.negative_slope)
+        h = self.output_conv(h)
+        return h[:, 0, : self.n_features]
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction, posterior mean and log-variance.
+
+        In training mode the decoder sees a reparameterised sample
+        ``mu + sigma * eps``; in evaluation mode it sees the mean, unless a
+        ``generator`` is given, which draws ``eps`` reproducibly (used to
+        estimate the ELBO on held-out data).
+        """
+        mu, log_var = self.encode(x)
+        z = mu
+        if self.training or generator is not None:
+            eps = torch.randn(
+                mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
+            )
+            z = mu + torch.exp(0.5 * log_var) * eps
+        return self.decode(z), mu, log_var
