@@ -9,9 +9,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import Dataset
-from skorch.helper import predefined_split
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -22,6 +19,9 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 
 from ._nn import (
     SEDAGHAT2021_N_FEATURES,
@@ -156,6 +156,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     pixel_weight_ : ndarray of shape (n_features_in_,)
         The pixel weights used by the loss.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Mean training spectrum. The network encodes each spectrum's
+        difference from it and adds it back when decoding, as PCA centres
+        its input, so that capacity goes to how spectra differ.
 
     architecture_ : dict
         The encoder layer table that was built.
@@ -321,6 +326,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 module__n_components=self.n_components,
                 module__spec=spec,
                 module__pixel_mask=torch.from_numpy(weight),
+                module__offset=torch.from_numpy(_mean_spectrum(X_train)),
                 criterion=BetaVAELoss,
                 criterion__reconstruction=self.loss,
                 criterion__pixel_weight=torch.from_numpy(weight),
@@ -358,6 +364,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.net_ = net
         self.architecture_ = spec.to_dict()
         self.pixel_weight_ = weight
+        self.mean_ = net.module_.offset.cpu().numpy()
         self.n_iter_ = len(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")
         best = getattr(stopper, "best_epoch_", 0) if stopper is not None else 0
@@ -635,6 +642,14 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 def _as_float32(X: np.ndarray) -> np.ndarray:
     """float32 view of validated spectra; no copy for float32 input."""
     return X if X.dtype == np.float32 else X.astype(np.float32)
+
+
+def _mean_spectrum(X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Mean of the rows in float64, a chunk at a time (X may be on disk)."""
+    total = np.zeros(X.shape[1])
+    for start in range(0, len(X), chunk):
+        total += X[start : start + chunk].sum(axis=0, dtype=np.float64)
+    return (total / len(X)).astype(np.float32)
 
 
 def _resolve_device(device: str) -> str:

@@ -49,6 +49,11 @@ class ConvVAE(nn.Module):
     pixel_mask : tensor of shape (n_features,), default=None
         Pixels where this is 0 are set to 0 before encoding, so that masked
         pixels (pads, CCD gaps, bad columns) cannot change the code.
+    offset : tensor of shape (n_features,), default=None
+        Spectrum subtracted before encoding and added back after decoding
+        (the training mean, as PCA centres its input), so that the network
+        spends its capacity on how spectra differ rather than on the
+        continuum level they share. None means zeros.
     """
 
     def __init__(
@@ -58,8 +63,12 @@ class ConvVAE(nn.Module):
         spec: ConvSpec,
         negative_slope: float = 0.1,
         pixel_mask: torch.Tensor | None = None,
+        offset: torch.Tensor | None = None,
     ):
         super().__init__()
+        if offset is None:
+            offset = torch.zeros(n_features)
+        self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float32))
         if pixel_mask is None:
             self.input_mask = None
         else:
@@ -109,6 +118,7 @@ class ConvVAE(nn.Module):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder convolutions on a batch of spectra, flattened."""
         pad = self.padded_length - self.n_features
+        x = x - self.offset
         if self.input_mask is not None:
             x = x * self.input_mask
         h = x.unsqueeze(1)
@@ -133,7 +143,7 @@ class ConvVAE(nn.Module):
         for deconv in self.decoder:
             h = F.leaky_relu(deconv(h), self.negative_slope)
         h = self.output_conv(h)
-        return h[:, 0, : self.n_features]
+        return h[:, 0, : self.n_features] + self.offset
 
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None

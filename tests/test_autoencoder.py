@@ -1,0 +1,356 @@
+"""SpectralAutoencoder: training behaviour, persistence, errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import line_spectra
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from skorch.callbacks import Callback
+
+from skspecrep import SpectralAutoencoder
+
+FAST = dict(max_epochs=3, batch_size=32, random_state=0)
+# The fitted estimator is shared on purpose: hypothesis examples only read it.
+SHARED_FIXTURE = [HealthCheck.function_scoped_fixture]
+
+
+@pytest.fixture(scope="module")
+def fitted(spectra):
+    X, _, _ = spectra
+    return SpectralAutoencoder(n_components=3, **FAST).fit(X)
+
+
+# --------------------------------------------------------------- learning
+
+
+def test_learns_the_generative_factors_and_collapses_the_rest():
+    """Two factors (line depth and position): two active latents, the rest at the prior."""
+    X, depth, shift = line_spectra(400, 128, seed=0)
+    X_test, _, _ = line_spectra(200, 128, seed=1)
+    ae = SpectralAutoencoder(n_components=4, max_epochs=100, lr=3e-3, random_state=0).fit(X)
+    kl = np.sort(ae.component_kl_)
+    assert np.all(kl[:2] < 0.05), kl
+    assert np.all(kl[2:] > 0.8), kl
+    # Reconstruction well below the mean-spectrum baseline (0.056).
+    recon = ae.inverse_transform(ae.transform(X_test))
+    assert np.abs(recon - X_test).mean() < 0.015
+    assert np.abs(X_test - ae.mean_).mean() > 0.05
+
+
+@pytest.mark.slow
+def test_score_chooses_the_true_bottleneck_where_reconstruction_picks_wider():
+    X, _, _ = line_spectra(300, 64, seed=0)
+    est = SpectralAutoencoder(max_epochs=60, lr=3e-3, random_state=0)
+    grid = {"n_components": [1, 2, 4, 8]}
+    by_elbo = GridSearchCV(est, grid, cv=2).fit(X)
+    assert by_elbo.best_params_ == {"n_components": 2}
+
+    def neg_reconstruction_error(model, X, y=None):
+        return -np.abs(model.inverse_transform(model.transform(X)) - X).mean()
+
+    by_recon = GridSearchCV(est, grid, cv=2, scoring=neg_reconstruction_error).fit(X)
+    assert by_recon.best_params_["n_components"] > 2
+
+
+
+
+def test_score_prefers_real_spectra_to_scrambled_ones(fitted, spectra):
+    X, _, _ = spectra
+    scrambled = X[:, np.random.RandomState(0).permutation(X.shape[1])]
+    assert fitted.score(X) > fitted.score(scrambled)
+    assert fitted.score(X) == fitted.score(X)  # reproducible with an int random_state
+
+
+def test_pipeline_and_set_output(spectra):
+    X, _, _ = spectra
+    pipe = Pipeline(
+        [
+            ("log", FunctionTransformer(np.log, feature_names_out="one-to-one")),
+            ("ae", SpectralAutoencoder(2, **FAST)),
+        ]
+    ).set_output(transform="pandas")
+    Z = pipe.fit_transform(X)
+    assert isinstance(Z, pd.DataFrame)
+    assert list(Z.columns) == ["spectralautoencoder0", "spectralautoencoder1"]
+    np.testing.assert_allclose(Z.to_numpy(), pipe[-1].transform(pipe[0].transform(X)))
+
+
+# ------------------------------------------------------------ determinism
+
+
+def test_fixed_random_state_is_reproducible_and_leaves_global_rng_alone(spectra):
+    X, _, _ = spectra
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = SpectralAutoencoder(2, **FAST).fit(X).transform(X)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = SpectralAutoencoder(2, **FAST).fit(X).transform(X)
+    c = SpectralAutoencoder(2, **{**FAST, "random_state": 1}).fit(X).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_outputs_keep_the_input_dtype(fitted, spectra, dtype):
+    X = spectra[0].astype(dtype)
+    Z = fitted.transform(X)
+    mean, log_var = fitted.encode(X)
+    assert Z.dtype == mean.dtype == log_var.dtype == dtype
+    assert fitted.inverse_transform(Z).dtype == dtype
+    np.testing.assert_array_equal(mean, Z)
+
+
+def test_transform_is_independent_of_chunking(fitted, spectra, monkeypatch):
+    X = spectra[0]
+    whole = fitted.transform(X)
+    monkeypatch.setattr("skspecrep._autoencoder._CPU_CHUNK_BYTES", 1)
+    np.testing.assert_allclose(fitted.transform(X), whole, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- masking
+
+
+def test_masked_pixels_cannot_change_training(spectra):
+    X, _, _ = spectra
+    mask = np.ones(X.shape[1])
+    mask[:40] = 0
+    mask[100:110] = 0
+    X_other = X.copy()
+    X_other[:, mask == 0] = np.random.RandomState(1).uniform(-50, 50, (len(X), 50))
+    a = SpectralAutoencoder(2, pixel_mask=mask, **FAST).fit(X)
+    b = SpectralAutoencoder(2, pixel_mask=mask, **FAST).fit(X_other)
+    np.testing.assert_allclose(a.history_[:, "train_loss"], b.history_[:, "train_loss"])
+    np.testing.assert_allclose(a.transform(X), b.transform(X_other), rtol=1e-5, atol=1e-6)
+    assert a.score(X) == pytest.approx(b.score(X_other), rel=1e-5)
+    # The unmasked control: changing those pixels does change training.
+    c = SpectralAutoencoder(2, **FAST).fit(X_other)
+    assert not np.allclose(a.history_[:, "train_loss"], c.history_[:, "train_loss"])
+
+
+def test_chi2_ignores_pixels_with_zero_inverse_variance(spectra):
+    X, _, _ = spectra
+    ivar = np.full(X.shape, 1e4)
+    ivar[::2, 10:30] = 0
+    X_other = X.copy()
+    X_other[::2, 10:30] += 3.0
+    a = SpectralAutoencoder(2, loss="chi2", **FAST).fit(X, ivar=ivar)
+    b = SpectralAutoencoder(2, loss="chi2", **FAST).fit(X, ivar=ivar)
+    assert a.score(X, ivar=ivar) == b.score(X, ivar=ivar)
+    # Pixels with ivar=0 do not count in the score.
+    assert a.score(X_other[1::2], ivar=ivar[1::2]) == a.score(X[1::2], ivar=ivar[1::2])
+    assert np.all(np.isfinite(a.history_[:, "train_loss"]))
+
+
+# ------------------------------------------------- early stopping and NaN
+
+
+class _RecordWeights(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        self.snapshots = getattr(self, "snapshots", [])
+        self.snapshots.append({k: v.clone() for k, v in net.module_.state_dict().items()})
+
+
+def test_early_stopping_restores_the_best_epoch(spectra):
+    X, _, _ = spectra
+    recorder = _RecordWeights()
+    ae = SpectralAutoencoder(
+        2,
+        max_epochs=40,
+        lr=2e-2,
+        validation_fraction=0.3,
+        n_iter_no_change=3,
+        callbacks=[("record", recorder)],
+        random_state=0,
+    ).fit(X)
+    assert recorder.__dict__ == {}  # the user's instance was cloned, not used
+    used = dict(ae.net_.callbacks_)["record"]
+    valid = ae.history_[:, "valid_loss"]
+    best = int(np.argmin(valid))
+    assert ae.n_iter_ < 40  # it stopped early
+    assert ae.best_epoch_ == best + 1 != ae.n_iter_
+    final = ae.net_.module_.state_dict()
+    for name, value in used.snapshots[best].items():
+        torch.testing.assert_close(final[name], value, rtol=0, atol=0)
+
+
+class _PoisonAtEpoch(Callback):
+    def __init__(self, epoch=3):
+        self.epoch = epoch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            with torch.no_grad():
+                next(net.module_.parameters()).fill_(float("nan"))
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_good_weights(spectra):
+    X, _, _ = spectra
+    ae = SpectralAutoencoder(2, max_epochs=5, callbacks=[_PoisonAtEpoch(3)], random_state=0)
+    with pytest.raises(FloatingPointError, match="epoch 3.*end of epoch 2 were restored"):
+        ae.fit(X)
+    two_epochs = SpectralAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(ae.transform(X), two_epochs.transform(X))
+    assert np.all(np.isfinite(ae.transform(X)))
+
+
+# ----------------------------------------------------------- warm start
+
+
+def test_warm_start_continues_training(spectra):
+    X, _, _ = spectra
+    ae = SpectralAutoencoder(2, warm_start=True, **FAST).fit(X)
+    first = ae.history_[:, "train_loss"]
+    ae.fit(X)
+    assert ae.n_iter_ == len(ae.history_) == 6
+    assert ae.history_[:, "train_loss"][:3] == first
+    assert ae.history_[-1, "train_loss"] < first[-1]
+    ae.set_params(n_components=3)
+    with pytest.raises(ValueError, match="after changing n_components"):
+        ae.fit(X)
+
+
+# ------------------------------------------------------------ persistence
+
+
+def test_pickle_round_trip_gives_identical_output(fitted, spectra):
+    X = spectra[0]
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(restored.component_kl_, fitted.component_kl_)
+    assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_model_saved_from_cuda_loads_on_cpu(fitted, spectra, monkeypatch):
+    """Simulated: the net records a CUDA device; unpickling without CUDA maps to CPU.
+
+    No GPU is available on the test machines, so the tensors themselves are on
+    the CPU; what is exercised is the device bookkeeping on load.
+    """
+    X = spectra[0]
+    ae = pickle.loads(pickle.dumps(fitted))
+    ae.net_.device = "cuda"
+    payload = pickle.dumps(ae)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        restored = pickle.loads(payload)
+    assert any("CUDA" in str(w.message) for w in caught)
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
+
+
+# ------------------------------------------------------------- progress
+
+
+def test_verbose_shows_a_progress_bar_with_losses(spectra, capsys):
+    X, _, _ = spectra
+    SpectralAutoencoder(2, **FAST, verbose=1).fit(X)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "epoch" in err and "train_loss=" in err
+    SpectralAutoencoder(2, **FAST).fit(X)
+    captured = capsys.readouterr()
+    assert captured.out == captured.err == ""
+
+
+# ------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.full((5, 8), np.nan), "NaN"),
+        (np.full((5, 8), np.inf), "infinity"),
+        (np.empty((0, 8)), "0 sample"),
+        (np.ones((1, 8)), "n_samples=1"),
+        (np.array([["a", "b"], ["c", "d"]]), "convert string to float"),
+        (np.ones(8), "Expected 2D array"),
+    ],
+)
+def test_fit_rejects_bad_spectra(X, match):
+    with pytest.raises(ValueError, match=match):
+        SpectralAutoencoder(**FAST).fit(X)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@given(
+    row=st.integers(0, 9),
+    col=st.integers(0, 255),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+)
+def test_transform_rejects_any_non_finite_pixel(fitted, row, col, bad):
+    X = np.ones((10, 256))
+    X[row, col] = bad
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        fitted.transform(X)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@given(n_features=st.integers(1, 600).filter(lambda n: n != 256))
+def test_transform_names_a_wrong_pixel_count(fitted, n_features):
+    with pytest.raises(ValueError, match=f"X has {n_features} features.*expecting 256"):
+        fitted.transform(np.ones((2, n_features)))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=SHARED_FIXTURE)
+@given(Z=arrays(np.float64, st.tuples(st.integers(1, 5), st.just(3)), elements=st.floats(-3, 3)))
+def test_inverse_transform_of_any_code_is_a_finite_spectrum(fitted, Z):
+    out = fitted.inverse_transform(Z)
+    assert out.shape == (len(Z), 256) and np.all(np.isfinite(out))
+
+
+def test_inverse_transform_names_a_wrong_code_width(fitted):
+    with pytest.raises(ValueError, match="4 latent dimensions.*n_components=3"):
+        fitted.inverse_transform(np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(architecture="sedaghat2021"), "exactly 327,680 pixels.*X has 256"),
+        (dict(pixel_mask=np.ones(5)), "pixel_mask has shape \\(5,\\) but X has 256 pixels"),
+        (dict(pixel_mask=-np.ones(256)), "non-negative"),
+        (dict(pixel_mask=np.zeros(256)), "masks every pixel"),
+        (dict(loss="chi2"), "needs the per-pixel inverse variance"),
+        (dict(kl_warmup=(5, 1)), "start <= end"),
+        (dict(kl_warmup=(1,)), "two numbers"),
+        (dict(validation_fraction=0.999), "leaves no training spectra"),
+        (dict(architecture={"channels": [8], "kernel_sizes": [4], "strides": [1]}), "odd"),
+        (dict(device="tpu"), "device must be"),
+        (dict(n_components=0), "n_components"),
+        (dict(loss="huber"), "loss"),
+    ],
+)
+def test_fit_names_bad_parameters(spectra, params, match):
+    with pytest.raises(ValueError, match=match):
+        SpectralAutoencoder(**{**FAST, **params}).fit(spectra[0])
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error(spectra, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        SpectralAutoencoder(device="cuda", **FAST).fit(spectra[0])
+
+
+def test_ivar_is_checked(spectra):
+    X = spectra[0]
+    with pytest.raises(ValueError, match="only used by loss='chi2'"):
+        SpectralAutoencoder(**FAST).fit(X, ivar=np.ones_like(X))
+    with pytest.raises(ValueError, match="ivar has shape"):
+        SpectralAutoencoder(loss="chi2", **FAST).fit(X, ivar=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="non-negative"):
+        SpectralAutoencoder(loss="chi2", **FAST).fit(X, ivar=-np.ones_like(X))
+
+
+def test_callbacks_must_be_skorch_callbacks(spectra):
+    with pytest.raises(TypeError, match="item 0 is str"):
+        SpectralAutoencoder(callbacks=["print"], **FAST).fit(spectra[0])

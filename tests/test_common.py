@@ -1,0 +1,51 @@
+"""scikit-learn's estimator checks, plus those that check_estimator leaves out."""
+
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_get_feature_names_out_error,
+    check_global_output_transform_pandas,
+    check_param_validation,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    parametrize_with_checks,
+)
+
+from skspecrep import SpectralAutoencoder
+
+# Small and quick: the checks fit dozens of times on a few tiny arrays.
+ESTIMATORS = [SpectralAutoencoder(n_components=2, max_epochs=2, batch_size=16, random_state=0)]
+
+
+def expected_failed_checks(estimator):
+    return {}
+
+
+pytestmark = pytest.mark.xdist_group("sklearn-checks")
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=expected_failed_checks, xfail_strict=True
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+EXTRA_CHECKS = [
+    check_param_validation,
+    check_dataframe_column_names_consistency,
+    check_get_feature_names_out_error,
+    check_transformer_get_feature_names_out,
+    check_transformer_get_feature_names_out_pandas,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    check_global_output_transform_pandas,
+]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("check", EXTRA_CHECKS, ids=lambda c: c.__name__)
+def test_checks_left_out_of_check_estimator(estimator, check):
+    check(type(estimator).__name__, estimator)

@@ -1,0 +1,167 @@
+"""The torch-only layer: architectures, the VAE module, the loss."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from skspecrep._nn import (
+    SEDAGHAT2021_N_FEATURES,
+    BetaVAELoss,
+    ConvSpec,
+    ConvVAE,
+    auto_spec,
+    kl_per_latent,
+    kl_weight,
+    sedaghat2021_spec,
+)
+
+
+def test_sedaghat2021_layer_table_and_parameter_count():
+    model = ConvVAE(SEDAGHAT2021_N_FEATURES, 128, sedaghat2021_spec())
+    assert sum(p.numel() for p in model.parameters()) == 7_046_997
+
+    enc = list(model.encoder)
+    assert len(enc) == 15
+    assert [c.out_channels for c in enc] == [
+        16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512
+    ]
+    assert [c.kernel_size[0] for c in enc] == [7, 5, 5] + [3] * 12
+    assert [c.stride[0] for c in enc] == [2] * 14 + [1]
+    assert [c.padding[0] for c in enc] == [(c.kernel_size[0] - 1) // 2 for c in enc]
+    assert model.code_channels * model.code_length == 10_240
+    assert (model.fc_mu.in_features, model.fc_mu.out_features) == (10_240, 128)
+    assert (model.fc_log_var.in_features, model.fc_log_var.out_features) == (10_240, 128)
+    assert (model.fc_decode.in_features, model.fc_decode.out_features) == (128, 10_240)
+
+    dec = list(model.decoder)
+    assert all(isinstance(d, nn.ConvTranspose1d) for d in dec)
+    first, rest = dec[0], dec[1:]
+    assert (first.in_channels, first.out_channels) == (512, 512)
+    assert (first.kernel_size[0], first.stride[0], first.padding[0]) == (3, 1, 1)
+    assert [d.out_channels for d in rest] == [
+        256, 128, 128, 128, 64, 64, 64, 32, 32, 32, 16, 16, 16, 1
+    ]
+    assert all((d.kernel_size[0], d.stride[0], d.padding[0]) == (4, 2, 1) for d in rest)
+    out = model.output_conv
+    assert (out.in_channels, out.out_channels, out.kernel_size[0], out.padding[0]) == (1, 1, 3, 1)
+
+    with torch.inference_mode():
+        x = torch.randn(1, SEDAGHAT2021_N_FEATURES)
+        assert model._features(x).shape == (1, 10_240)
+        recon, mu, log_var = model.eval()(x)
+    assert recon.shape == (1, SEDAGHAT2021_N_FEATURES)
+    assert mu.shape == log_var.shape == (1, 128)
+
+
+@pytest.mark.parametrize(
+    "n_features, n_down", [(1, 0), (32, 0), (33, 1), (1000, 5), (4096, 7), (327_680, 14)]
+)
+def test_auto_spec_depth(n_features, n_down):
+    spec = auto_spec(n_features)
+    assert spec.strides == (2,) * n_down + (1,)
+    model = ConvVAE(n_features, 3, spec)
+    assert model.code_length <= 32 or n_down == 14
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_features=st.integers(1, 3000), n_components=st.integers(1, 8), batch=st.integers(1, 3))
+def test_any_length_round_trips_in_shape(n_features, n_components, batch):
+    model = ConvVAE(n_features, n_components, auto_spec(n_features, max_channels=32)).eval()
+    with torch.inference_mode():
+        recon, mu, log_var = model(torch.randn(batch, n_features))
+    assert recon.shape == (batch, n_features)
+    assert mu.shape == log_var.shape == (batch, n_components)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        (dict(channels=(8, 8), kernel_sizes=(3,), strides=(2, 1)), "same length"),
+        (dict(channels=(8,), kernel_sizes=(4,), strides=(1,)), "odd"),
+        (dict(channels=(0,), kernel_sizes=(3,), strides=(1,)), "positive"),
+        (dict(channels=(), kernel_sizes=(), strides=()), "at least one layer"),
+    ],
+)
+def test_conv_spec_rejects_bad_tables(spec, match):
+    with pytest.raises(ValueError, match=match):
+        ConvSpec(**spec)
+
+
+def test_conv_spec_from_mapping_names_missing_keys():
+    with pytest.raises(ValueError, match="missing \\['strides'\\]"):
+        ConvSpec.from_mapping({"channels": [8], "kernel_sizes": [3]})
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 4])
+def test_user_strides_mirror_exactly(stride):
+    spec = ConvSpec(channels=(4, 8), kernel_sizes=(5, 3), strides=(stride, 1))
+    model = ConvVAE(50, 2, spec)
+    recon, _, _ = model.eval()(torch.randn(2, 50))
+    assert recon.shape == (2, 50)
+
+
+def test_kl_per_latent_matches_closed_form():
+    mu = torch.tensor([[0.0, 1.0, 0.0]])
+    log_var = torch.tensor([[0.0, 0.0, np.log(4.0)]])
+    # KL(N(m, s^2) || N(0, 1)) = 0.5 (s^2 + m^2 - 1 - ln s^2)
+    expected = [0.0, 0.5, 0.5 * (4 - 1 - np.log(4))]
+    np.testing.assert_allclose(kl_per_latent(mu, log_var)[0].numpy(), expected, rtol=1e-6)
+
+
+def test_kl_weight_schedule():
+    assert kl_weight(0.5, 0.3, (1.0, 3.0)) == 0.0
+    assert kl_weight(2.0, 0.3, (1.0, 3.0)) == pytest.approx(0.15)
+    assert kl_weight(3.0, 0.3, (1.0, 3.0)) == 0.3
+    assert kl_weight(10.0, 0.3, (1.0, 3.0)) == 0.3
+    assert kl_weight(0.0, 0.3, (0.0, 0.0)) == 0.3
+
+
+def _pred(x_hat, k=2):
+    zeros = torch.zeros(x_hat.shape[0], k)
+    return x_hat, zeros, zeros
+
+
+@pytest.mark.parametrize("kind", ["l1", "mse", "chi2"])
+def test_reconstruction_error_is_weighted_mean(kind):
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    x_hat = torch.tensor([[0.0, 0.0, 0.0, 0.0]])
+    ivar = torch.tensor([[1.0, 0.5, 2.0, 1.0]])
+    weight = torch.tensor([1.0, 1.0, 0.0, 2.0])
+    loss = BetaVAELoss(kind, weight)
+    r = {"l1": [1, 2, 3, 4], "mse": [1, 4, 9, 16], "chi2": [1, 2, 18, 16]}[kind]
+    expected = (1 * r[0] + 1 * r[1] + 2 * r[3]) / 4.0
+    got = loss(_pred(x_hat), x, ivar if kind == "chi2" else None, weight=0.0)
+    assert got.item() == pytest.approx(expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    masked_values=st.lists(
+        st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=3, max_size=3
+    ),
+    kind=st.sampled_from(["l1", "mse", "chi2"]),
+)
+def test_masked_pixels_cannot_change_the_loss(masked_values, kind):
+    weight = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    x = torch.tensor([[1.0, 9.0, 0.5, 9.0, 9.0, 2.0]])
+    x_hat = torch.tensor([[0.9, 0.0, 0.7, 0.0, 0.0, 1.5]])
+    ivar = torch.ones_like(x)
+    loss = BetaVAELoss(kind, weight)
+    base = loss(_pred(x_hat), x, ivar, weight=1.0)
+    x2 = x.clone()
+    x2[0, [1, 3, 4]] = torch.tensor(masked_values)
+    assert loss(_pred(x_hat), x2, ivar, weight=1.0).item() == base.item()
+
+
+def test_masked_pixels_cannot_change_the_code():
+    mask = torch.ones(40)
+    mask[10:20] = 0
+    model = ConvVAE(40, 3, auto_spec(40), pixel_mask=mask).eval()
+    x = torch.randn(2, 40)
+    x2 = x.clone()
+    x2[:, 10:20] = 1e6
+    with torch.inference_mode():
+        assert torch.equal(model.encode(x)[0], model.encode(x2)[0])
