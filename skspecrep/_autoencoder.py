@@ -78,10 +78,13 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         - a dict with keys ``"channels"``, ``"kernel_sizes"`` (odd) and
           ``"strides"``, one entry per encoder layer.
 
-    beta : float, default=0.005
-        Weight of the KL term, summed over latents. The paper averaged the KL
-        over its 128 latents with weight 0.3, which is ``beta=0.3 / 128``
-        here. Larger values collapse more latents to the prior.
+    beta : float, default=1e-4
+        Weight of the KL term, summed over latents, against the
+        reconstruction error in the units of ``X`` (the default suits
+        median-normalised spectra). The paper averaged the KL over its 128
+        latents with weight 0.3, which is ``beta=0.3 / 128`` here. Larger
+        values collapse more latents to the prior; too large a value
+        collapses them all (``component_kl_`` near 0 everywhere).
 
     kl_warmup : tuple of (float, float), default=(1.0, 10.0)
         Epochs at which the KL weight starts rising from 0 and reaches
@@ -162,6 +165,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         difference from it and adds it back when decoding, as PCA centres
         its input, so that capacity goes to how spectra differ.
 
+    scale_ : float
+        Root-mean-square difference of the training spectra from ``mean_``
+        over unmasked pixels. The network sees differences divided by it, so
+        that it works with values of order one whatever the flux units.
+
     architecture_ : dict
         The encoder layer table that was built.
 
@@ -230,7 +238,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         n_components: int = 16,
         *,
         architecture: str | dict = "auto",
-        beta: float = 0.005,
+        beta: float = 1e-4,
         kl_warmup: tuple[float, float] = (1.0, 10.0),
         loss: str = "l1",
         pixel_mask=None,
@@ -320,13 +328,15 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             for group in net.optimizer_.param_groups:
                 group["lr"] = self.lr
         else:
+            mean = _mean_spectrum(X_train)
             net = VAENet(
                 module=ConvVAE,
                 module__n_features=n_features,
                 module__n_components=self.n_components,
                 module__spec=spec,
-                module__pixel_mask=torch.from_numpy(weight),
-                module__offset=torch.from_numpy(_mean_spectrum(X_train)),
+                module__pixel_mask=torch.from_numpy(weight) if np.any(weight == 0) else None,
+                module__offset=torch.from_numpy(mean),
+                module__scale=_rms_deviation(X_train, mean, weight),
                 criterion=BetaVAELoss,
                 criterion__reconstruction=self.loss,
                 criterion__pixel_weight=torch.from_numpy(weight),
@@ -365,6 +375,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.architecture_ = spec.to_dict()
         self.pixel_weight_ = weight
         self.mean_ = net.module_.offset.cpu().numpy()
+        self.scale_ = float(net.module_.scale)
         self.n_iter_ = len(net.history)
         stopper = dict(net.callbacks_).get("early_stopping")
         best = getattr(stopper, "best_epoch_", 0) if stopper is not None else 0
@@ -453,9 +464,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     def _build_callbacks(self, early_stopping: bool) -> list:
         callbacks = [("finite_loss_guard", FiniteLossGuard())]
         if early_stopping:
-            stopper = EarlyStopping(
-                patience=self.n_iter_no_change, load_best=True, sink=_silent
-            )
+            stopper = EarlyStopping(patience=self.n_iter_no_change, load_best=True, sink=_silent)
             callbacks.append(("early_stopping", stopper))
         if self.verbose == 1:
             callbacks.append(("progress_bar", EpochProgressBar(total=self.max_epochs)))
@@ -650,6 +659,16 @@ def _mean_spectrum(X: np.ndarray, chunk: int = 4096) -> np.ndarray:
     for start in range(0, len(X), chunk):
         total += X[start : start + chunk].sum(axis=0, dtype=np.float64)
     return (total / len(X)).astype(np.float32)
+
+
+def _rms_deviation(X, mean, weight, chunk: int = 4096) -> float:
+    """Root-mean-square difference from the mean spectrum over unmasked pixels."""
+    keep = weight > 0
+    total = 0.0
+    for start in range(0, len(X), chunk):
+        total += np.square(X[start : start + chunk, keep] - mean[keep], dtype=np.float64).sum()
+    rms = np.sqrt(total / (len(X) * keep.sum()))
+    return float(rms) if rms > 0 else 1.0
 
 
 def _resolve_device(device: str) -> str:

@@ -26,7 +26,21 @@ def test_sedaghat2021_layer_table_and_parameter_count():
     enc = list(model.encoder)
     assert len(enc) == 15
     assert [c.out_channels for c in enc] == [
-        16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512
+        16,
+        16,
+        16,
+        32,
+        32,
+        32,
+        64,
+        64,
+        64,
+        128,
+        128,
+        128,
+        256,
+        512,
+        512,
     ]
     assert [c.kernel_size[0] for c in enc] == [7, 5, 5] + [3] * 12
     assert [c.stride[0] for c in enc] == [2] * 14 + [1]
@@ -42,7 +56,20 @@ def test_sedaghat2021_layer_table_and_parameter_count():
     assert (first.in_channels, first.out_channels) == (512, 512)
     assert (first.kernel_size[0], first.stride[0], first.padding[0]) == (3, 1, 1)
     assert [d.out_channels for d in rest] == [
-        256, 128, 128, 128, 64, 64, 64, 32, 32, 32, 16, 16, 16, 1
+        256,
+        128,
+        128,
+        128,
+        64,
+        64,
+        64,
+        32,
+        32,
+        32,
+        16,
+        16,
+        16,
+        1,
     ]
     assert all((d.kernel_size[0], d.stride[0], d.padding[0]) == (4, 2, 1) for d in rest)
     out = model.output_conv

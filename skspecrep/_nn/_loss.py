@@ -49,8 +49,7 @@ class BetaVAELoss(nn.Module):
         super().__init__()
         if reconstruction not in RECONSTRUCTION_LOSSES:
             raise ValueError(
-                f"reconstruction must be one of {RECONSTRUCTION_LOSSES}; "
-                f"got {reconstruction!r}."
+                f"reconstruction must be one of {RECONSTRUCTION_LOSSES}; got {reconstruction!r}."
             )
         self.reconstruction = reconstruction
         weight = torch.as_tensor(pixel_weight, dtype=torch.float32)

@@ -54,6 +54,11 @@ class ConvVAE(nn.Module):
         (the training mean, as PCA centres its input), so that the network
         spends its capacity on how spectra differ rather than on the
         continuum level they share. None means zeros.
+    scale : float, default=1.0
+        Typical size of a spectrum's difference from ``offset``. Inputs are
+        divided by it and outputs multiplied by it, so that the network
+        works with values of order one whatever the flux units; one scalar
+        for all pixels keeps their relative sizes (and noise) intact.
     """
 
     def __init__(
@@ -64,17 +69,17 @@ class ConvVAE(nn.Module):
         negative_slope: float = 0.1,
         pixel_mask: torch.Tensor | None = None,
         offset: torch.Tensor | None = None,
+        scale: float = 1.0,
     ):
         super().__init__()
         if offset is None:
             offset = torch.zeros(n_features)
         self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float32))
+        self.register_buffer("scale", torch.tensor(float(scale)))
         if pixel_mask is None:
             self.input_mask = None
         else:
-            self.register_buffer(
-                "input_mask", (torch.as_tensor(pixel_mask) != 0).to(torch.float32)
-            )
+            self.register_buffer("input_mask", (torch.as_tensor(pixel_mask) != 0).to(torch.float32))
         self.n_features = int(n_features)
         self.n_components = int(n_components)
         self.spec = spec
@@ -118,14 +123,14 @@ class ConvVAE(nn.Module):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder convolutions on a batch of spectra, flattened."""
         pad = self.padded_length - self.n_features
-        x = x - self.offset
+        x = (x - self.offset) / self.scale
         if self.input_mask is not None:
             x = x * self.input_mask
         h = x.unsqueeze(1)
         if pad:
             h = F.pad(h, (0, pad))
         for conv in self.encoder:
-            h = F.leaky_relu(conv(h), self.negative_slope)
+            h = F.leaky_relu(conv(h), self.negative_slope, inplace=True)
         return h.flatten(1)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,9 +146,9 @@ class ConvVAE(nn.Module):
         """Reconstructed spectra ``(batch, n_features)`` from codes."""
         h = self.fc_decode(z).view(-1, self.code_channels, self.code_length)
         for deconv in self.decoder:
-            h = F.leaky_relu(deconv(h), self.negative_slope)
+            h = F.leaky_relu(deconv(h), self.negative_slope, inplace=True)
         h = self.output_conv(h)
-        return h[:, 0, : self.n_features] + self.offset
+        return h[:, 0, : self.n_features] * self.scale + self.offset
 
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
@@ -158,8 +163,6 @@ class ConvVAE(nn.Module):
         mu, log_var = self.encode(x)
         z = mu
         if self.training or generator is not None:
-            eps = torch.randn(
-                mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
-            )
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
             z = mu + torch.exp(0.5 * log_var) * eps
         return self.decode(z), mu, log_var

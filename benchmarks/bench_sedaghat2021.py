@@ -1,0 +1,202 @@
+"""SpectralAutoencoder(architecture="sedaghat2021") against a plain PyTorch loop.
+
+The reference is an independent, literal definition of the paper's network
+(../shared/PAPER.md, "Network (exact)") in ``torch.nn.Sequential``, trained
+and evaluated by the loops a PyTorch user would write: Adam steps on the
+masked-L1 + beta * KL objective, and ``torch.no_grad()`` encoding at the same
+batch size. Before timing, the script copies our weights into the reference
+and checks that both give the same codes, so both sides compute the same
+function.
+
+Timings are interleaved (ours, reference, ours, ...) so that drift of the
+machine affects both alike; the median of the repeats is reported.
+
+Targets (issue 2): transform >= 2x the reference's spectra/s; training >= 1.0x.
+
+Usage::
+
+    python benchmarks/bench_sedaghat2021.py [--n-spectra 64] [--batch-size 32]
+        [--repeats 3] [--device cpu]
+
+Measured on the 2-core CI machine (AMD EPYC, torch 2.13 CPU), defaults:
+see the closing note of issue 2 and the script's own output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from skspecrep import SpectralAutoencoder
+
+N_PIXELS = 327_680
+N_LATENT = 128
+
+
+class ReferenceNet(nn.Module):
+    """The paper's network written out literally, layer by layer."""
+
+    def __init__(self):
+        super().__init__()
+        act = lambda: nn.LeakyReLU(0.1)  # noqa: E731
+        enc_channels = [1, 16, 16, 16, 32, 32, 32, 64, 64, 64, 128, 128, 128, 256, 512, 512]
+        kernels = [7, 5, 5] + [3] * 12
+        strides = [2] * 14 + [1]
+        layers = []
+        for i in range(15):
+            k = kernels[i]
+            layers += [
+                nn.Conv1d(enc_channels[i], enc_channels[i + 1], k, strides[i], (k - 1) // 2),
+                act(),
+            ]
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.mu = nn.Linear(10_240, N_LATENT)
+        self.log_var = nn.Linear(10_240, N_LATENT)
+        self.fc = nn.Linear(N_LATENT, 10_240)
+        dec = [nn.ConvTranspose1d(512, 512, 3, 1, 1), act()]
+        chans = [512, 256, 128, 128, 128, 64, 64, 64, 32, 32, 32, 16, 16, 16, 1]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            dec += [nn.ConvTranspose1d(c_in, c_out, 4, 2, 1), act()]
+        self.decoder = nn.Sequential(*dec, nn.Conv1d(1, 1, 3, 1, 1))
+
+    def forward(self, x):
+        h = self.encoder(x.unsqueeze(1))
+        mu, log_var = self.mu(h), self.log_var(h)
+        z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+        return self.decoder(self.fc(z).view(-1, 512, 20)).squeeze(1), mu, log_var
+
+
+def reference_loss(x, out, beta):
+    recon, mu, log_var = out
+    kl = -0.5 * (1 + log_var - mu.pow(2) - log_var.exp())
+    return (recon - x).abs().mean(dim=1).mean() + beta * kl.sum(dim=1).mean()
+
+
+def load_our_weights(ref: ReferenceNet, ours: torch.nn.Module) -> None:
+    """Copy the fitted module's weights into the reference, layer by layer."""
+    src = [m for m in ours.encoder] + [ours.fc_mu, ours.fc_log_var, ours.fc_decode]
+    src += list(ours.decoder) + [ours.output_conv]
+    dst = [m for m in ref.encoder if isinstance(m, nn.Conv1d)]
+    dst += [ref.mu, ref.log_var, ref.fc]
+    dst += [m for m in ref.decoder if isinstance(m, (nn.ConvTranspose1d, nn.Conv1d))]
+    assert len(src) == len(dst)
+    with torch.no_grad():
+        for a, b in zip(src, dst):
+            b.weight.copy_(a.weight)
+            b.bias.copy_(a.bias)
+
+
+def time_it(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-spectra", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    n, bs, device = args.n_spectra, args.batch_size, args.device
+
+    rng = np.random.RandomState(0)
+    X = (1 + 0.05 * rng.standard_normal((n, N_PIXELS))).astype(np.float32)
+    beta = 0.3 / N_LATENT
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}")
+    print(f"{n} spectra x {N_PIXELS:,} pixels, batch size {bs}, {args.repeats} repeats\n")
+
+    def make_ours():
+        return SpectralAutoencoder(
+            N_LATENT,
+            architecture="sedaghat2021",
+            beta=beta,
+            kl_warmup=(0, 0),
+            max_epochs=1,
+            batch_size=bs,
+            lr=1e-4,
+            device=device,
+            random_state=0,
+        )
+
+    ours = make_ours().fit(X[:2])
+    ref = ReferenceNet().to(device)
+    load_our_weights(ref, ours.net_.module_)
+    ref.eval()
+    x_check = torch.from_numpy(X[:2] - ours.mean_).to(device)
+    with torch.no_grad():
+        ref_codes = ref.mu(ref.encoder(x_check.unsqueeze(1))).cpu().numpy()
+    # The estimator subtracts its training mean before encoding; the reference
+    # is fed the centred spectra, so both compute the same function.
+    np.testing.assert_allclose(ours.transform(X[:2]), ref_codes, rtol=1e-4, atol=1e-5)
+    print("check: reference and SpectralAutoencoder give the same codes\n")
+
+    Xt = torch.from_numpy(X)
+
+    def ref_transform(batch_size):
+        ref.eval()
+        with torch.no_grad():
+            for i in range(0, n, batch_size):
+                x = Xt[i : i + batch_size].to(device)
+                ref.mu(ref.encoder(x.unsqueeze(1))).cpu()
+
+    def ref_train():
+        ref.train()
+        opt = torch.optim.Adam(ref.parameters(), lr=1e-4)
+        order = torch.randperm(n)
+        for i in range(0, n, bs):
+            x = Xt[order[i : i + bs]].to(device)
+            opt.zero_grad()
+            loss = reference_loss(x, ref(x), beta)
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    timings = {
+        k: []
+        for k in ("ours_transform", "ref_transform", "ref_transform_bs1", "ours_fit", "ref_train")
+    }
+    ref_transform(bs)
+    ours.transform(X[:4])
+    for r in range(args.repeats):
+        pairs = [
+            ("ours_transform", lambda: ours.transform(X)),
+            ("ref_transform", lambda: ref_transform(bs)),
+            ("ref_transform_bs1", lambda: ref_transform(1)),
+            ("ours_fit", lambda: make_ours().fit(X)),
+            ("ref_train", ref_train),
+        ]
+        if r % 2:
+            pairs = pairs[::-1]
+        for name, fn in pairs:
+            timings[name].append(time_it(fn))
+        print(f"repeat {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in timings.items()))
+
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    rate = {k: n / v for k, v in med.items()}
+    print("\nspectra per second (median of repeats)")
+    for k, v in rate.items():
+        print(f"  {k:<20} {v:8.2f}")
+    print("\nratios (ours / plain PyTorch)")
+    print(
+        f"  transform vs no_grad loop at batch {bs}: "
+        f"{rate['ours_transform'] / rate['ref_transform']:.2f}x  (target >= 2)"
+    )
+    print(
+        f"  transform vs no_grad loop at batch 1:  "
+        f"{rate['ours_transform'] / rate['ref_transform_bs1']:.2f}x  (the reference's best batch)"
+    )
+    print(
+        f"  training (fit, 1 epoch, incl. post-fit KL pass) vs Adam loop: "
+        f"{rate['ours_fit'] / rate['ref_train']:.2f}x  (target >= 1.0)"
+    )
+
+
+if __name__ == "__main__":
+    main()

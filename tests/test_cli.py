@@ -1,0 +1,27 @@
+"""The skspecrep command line."""
+
+import pytest
+
+from skspecrep.cli import main
+
+
+def test_demo_prints_a_real_summary(capsys):
+    code = main(["demo", "--n-spectra", "300", "--n-pixels", "256", "--epochs", "3", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Trained 3 epochs" in out
+    assert "PCA, 8 components" in out
+    for factor in ("teff", "logg", "metallicity", "radial_velocity", "vsini"):
+        assert factor in out
+
+
+def test_demo_rejects_nonsense_sizes(capsys):
+    assert main(["demo", "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+
+
+def test_help_lists_the_demo(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "demo" in capsys.readouterr().out
