@@ -34,9 +34,9 @@ from ._nn import (
 )
 from ._skorch import EpochProgressBar, FiniteLossGuard, VAENet
 
-# Inference runs in chunks whose largest activation fits in this many bytes:
-# on a CPU, cache-resident chunks encode several times more spectra per second
-# than large batches (see benchmarks/bench_sedaghat2021.py).
+# Training and inference run in chunks whose largest activation fits in this
+# many bytes: on a CPU, cache-resident chunks process several times more
+# spectra per second than large batches (see benchmarks/bench_sedaghat2021.py).
 _CPU_CHUNK_BYTES = 8 * 2**20
 _GPU_CHUNK_BYTES = 2**30
 
@@ -353,6 +353,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 kl_warmup=warmup,
                 steps_per_epoch=steps_per_epoch,
                 use_ivar=ivar is not None,
+                chunk_bytes=_chunk_bytes(device),
             )
         net.beta = float(self.beta)
         net.kl_warmup = warmup
@@ -508,10 +509,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         return self.net_.history
 
     def _chunks(self, X) -> Iterator[tuple[slice, torch.Tensor]]:
-        module = self.net_.module_
-        on_cpu = torch.device(self.net_.device).type == "cpu"
-        budget = _CPU_CHUNK_BYTES if on_cpu else _GPU_CHUNK_BYTES
-        size = max(1, budget // module.activation_bytes())
+        size = self.net_.micro_batch_size()
         for start in range(0, len(X), size):
             rows = slice(start, start + size)
             chunk = np.ascontiguousarray(X[rows], dtype=np.float32)
@@ -669,6 +667,10 @@ def _rms_deviation(X, mean, weight, chunk: int = 4096) -> float:
         total += np.square(X[start : start + chunk, keep] - mean[keep], dtype=np.float64).sum()
     rms = np.sqrt(total / (len(X) * keep.sum()))
     return float(rms) if rms > 0 else 1.0
+
+
+def _chunk_bytes(device: str) -> int:
+    return _CPU_CHUNK_BYTES if torch.device(device).type == "cpu" else _GPU_CHUNK_BYTES
 
 
 def _resolve_device(device: str) -> str:

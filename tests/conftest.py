@@ -1,5 +1,8 @@
+import os
+
 import numpy as np
 import pytest
+import torch
 
 
 def line_spectra(n_samples=200, n_pixels=256, noise=0.005, seed=0):
@@ -16,3 +19,11 @@ def line_spectra(n_samples=200, n_pixels=256, noise=0.005, seed=0):
 @pytest.fixture(scope="session")
 def spectra():
     return line_spectra()
+
+
+def pytest_configure(config):
+    # Under pytest-xdist each worker gets one torch thread: two workers with
+    # two OpenMP threads each on two cores spin-wait on each other and run
+    # many times slower than the cores allow.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)

@@ -110,8 +110,36 @@ def test_outputs_keep_the_input_dtype(fitted, spectra, dtype):
 def test_transform_is_independent_of_chunking(fitted, spectra, monkeypatch):
     X = spectra[0]
     whole = fitted.transform(X)
-    monkeypatch.setattr("skspecrep._autoencoder._CPU_CHUNK_BYTES", 1)
+    monkeypatch.setattr(fitted.net_, "chunk_bytes", 1)
+    assert fitted.net_.micro_batch_size() == 1
     np.testing.assert_allclose(fitted.transform(X), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(spectra):
+    """One optimizer step on a batch equals that step taken in micro-batches."""
+    X = spectra[0][:32]
+    whole = SpectralAutoencoder(2, max_epochs=1, batch_size=32, random_state=0, kl_warmup=(0, 0))
+    whole.fit(X)
+    split = SpectralAutoencoder(2, max_epochs=1, batch_size=32, random_state=0, kl_warmup=(0, 0))
+    split.fit(X[:2])  # initialise, then refit with tiny micro-batches
+    split.set_params(warm_start=True)
+    whole_net, split_net = whole.net_, split.net_
+    split_net.module_.load_state_dict(whole_net.module_.state_dict())
+    split_net.initialize_optimizer()
+    whole_net.initialize_optimizer()
+    split_net.chunk_bytes = 1  # micro-batches of one spectrum
+    x = torch.from_numpy(X.astype(np.float32))
+    batch = (x, torch.zeros(len(x)))
+    grads = []
+    for net in (whole_net, split_net):
+        net.module_.eval()  # no sampling: the two must see the same codes
+        net.optimizer_.zero_grad()
+        net._set_training = lambda training, net=net: None
+        step = net.train_step_single(batch)
+        grads.append([p.grad.clone() for p in net.module_.parameters()])
+        assert step["y_pred"][0].shape == x.shape
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 # ----------------------------------------------------------------- masking

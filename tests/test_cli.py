@@ -25,3 +25,18 @@ def test_help_lists_the_demo(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_gallery_examples_run(monkeypatch):
+    """Every examples/plot_*.py runs to the end (matplotlib without a screen)."""
+    import pathlib
+    import runpy
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.setattr("matplotlib.pyplot.show", lambda *a, **k: None)
+    examples = sorted(pathlib.Path(__file__).parents[1].joinpath("examples").glob("plot_*.py"))
+    assert examples
+    for path in examples:
+        runpy.run_path(str(path), run_name="__main__")
