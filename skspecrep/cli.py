@@ -97,9 +97,14 @@ def run_demo(args: argparse.Namespace) -> int:
     pca_recon = pca.inverse_transform(pca.transform(X_test))
     noise = np.median(np.abs(np.diff(X_test, axis=1))) / (np.sqrt(2) * 0.6745)
     print("\nHeld-out reconstruction, mean absolute error per pixel:")
-    print(f"  mean spectrum only           {np.abs(X_test - ae.mean_).mean():.5f}")
-    print(f"  PCA, {args.n_components} components          {np.abs(X_test - pca_recon).mean():.5f}")
-    print(f"  SpectralAutoencoder, {args.n_components} latents {np.abs(X_test - recon).mean():.5f}")
+    k = args.n_components
+    rows = [
+        ("mean spectrum only", np.abs(X_test - ae.mean_).mean()),
+        (f"PCA, {k} components", np.abs(X_test - pca_recon).mean()),
+        (f"SpectralAutoencoder, {k} latents", np.abs(X_test - recon).mean()),
+    ]
+    for name, err in rows:
+        print(f"  {name:<32} {err:.5f}")
     print(f"  (noise level: sigma ~ {noise:.5f}, mean |noise| ~ {0.798 * noise:.5f})")
 
     informative = ae.component_kl_ > 0.1
