@@ -325,6 +325,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             net.batch_size = self.batch_size
             net.train_split = train_split
             net.steps_per_epoch = steps_per_epoch
+            net.beta = float(self.beta)
+            net.kl_warmup = warmup
             for group in net.optimizer_.param_groups:
                 group["lr"] = self.lr
         else:
@@ -355,8 +357,6 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 use_ivar=ivar is not None,
                 chunk_bytes=_chunk_bytes(device),
             )
-        net.beta = float(self.beta)
-        net.kl_warmup = warmup
 
         with _seeded(seed, device):
             try:
