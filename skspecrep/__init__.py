@@ -6,6 +6,18 @@ scikit-learn transformer.
 """
 
 from ._autoencoder import SpectralAutoencoder
+from ._mutual_info import (
+    bootstrap_mutual_info,
+    mutual_info_gmm,
+    mutual_info_histogram,
+    mutual_info_ksg,
+)
 
-__all__ = ["SpectralAutoencoder"]
+__all__ = [
+    "SpectralAutoencoder",
+    "bootstrap_mutual_info",
+    "mutual_info_gmm",
+    "mutual_info_histogram",
+    "mutual_info_ksg",
+]
 __version__ = "0.1.0.dev0"
