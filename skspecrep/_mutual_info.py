@@ -58,19 +58,51 @@ def bin_codes(x: np.ndarray, n_bins: int) -> np.ndarray:
     as in :func:`numpy.histogram2d` with ``bins=n_bins``: half-open bins,
     the last one closed. A constant column goes to bin 0.
     """
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    width = hi - lo
-    constant = width == 0
-    safe = np.where(constant, 1.0, width)
-    code = np.floor((x - lo) / safe * n_bins).astype(np.int64)
-    np.clip(code, 0, n_bins - 1, out=code)
-    # Round-off can put a value one bin off the edges numpy computes; move it
-    # exactly as searchsorted on those edges would.
-    edges = np.linspace(lo, hi, n_bins + 1)  # (n_bins + 1, n_columns)
-    cols = np.arange(x.shape[1])
-    code -= (x < edges[code, cols]) & (code > 0)
-    code += (x >= edges[np.minimum(code + 1, n_bins), cols]) & (code < n_bins - 1)
-    code[:, constant] = 0
+    return _bin_rows(np.asarray(x, dtype=np.float64).T, n_bins).T
+
+
+def _bin_rows(x: np.ndarray, n_bins: int, block: int = 2**20) -> np.ndarray:
+    """:func:`bin_codes` for variables stored as rows, shape (n_variables, n).
+
+    ``x`` may be a strided view (e.g. ``Z.T``). Variables are binned a few at
+    a time, about ``block`` values per step, so that every temporary stays
+    small and is reused instead of paging in whole-table arrays.
+    """
+    n_vars, n = x.shape
+    code = np.empty((n_vars, n), dtype=np.int64)
+    rows_per_step = max(1, block // max(n, 1))
+    for r0 in range(0, n_vars, rows_per_step):
+        part = np.ascontiguousarray(x[r0 : r0 + rows_per_step], dtype=np.float64)
+        code[r0 : r0 + rows_per_step] = _bin_block(part, n_bins)
+    return code
+
+
+def _bin_block(x: np.ndarray, n_bins: int) -> np.ndarray:
+    lo = x.min(axis=1, keepdims=True)
+    hi = x.max(axis=1, keepdims=True)
+    # numpy.linspace puts edge j at j * step + lo and the last edge at hi.
+    step = (hi - lo) / n_bins
+    position = x - lo
+    position /= np.where(step > 0, step, 1.0)
+    code = position.astype(np.int64)
+    np.minimum(code, n_bins - 1, out=code)
+    # Division can land a value a rounding error across an edge. Only values
+    # within 1e-6 of a bin boundary can be wrong; compare those with the
+    # edges exactly as numpy computes them.
+    position -= code
+    rows, cols = np.nonzero((position < 1e-6) | (position > 1 - 1e-6))
+    if rows.size:
+        v, c = x[rows, cols], code[rows, cols]
+        s, first, last = step[rows, 0], lo[rows, 0], hi[rows, 0]
+        while True:
+            down = v < c * s + first
+            upper = np.where(c + 1 == n_bins, last, (c + 1) * s + first)
+            up = (v >= upper) & (c < n_bins - 1)
+            if not (down.any() or up.any()):
+                break
+            c = c - down + up
+        code[rows, cols] = c
+    code[step[:, 0] == 0] = 0
     return code
 
 
@@ -149,25 +181,39 @@ def mutual_info_histogram(
     n_latents, n_labels = Z.shape[1], Y.shape[1]
     out = np.zeros((len(bins), n_latents, n_labels))
     valid = ~np.isnan(Y)
-    offsets = np.arange(n_latents)[None, :]
+    # Latents as rows: each latent's joint histogram is then filled by a
+    # contiguous run of the index, so its counts stay in cache.
+    Zt = Z.T
+    constant = np.ptp(Z, axis=0) == 0
+    offsets = np.arange(n_latents)[:, None]
+    buffer = np.empty(Zt.shape, dtype=np.int64)
     for b, n_bins in enumerate(bins):
-        # Latent bins depend on the rows used, so they are shared by every
-        # label without missing values and recomputed only for the others.
-        codes_all = bin_codes(Z, n_bins)
+        # Index of (latent, z bin) scaled by n_bins; adding a label's bin
+        # gives the flat index of every joint-histogram cell at once. It is
+        # shared by all labels without missing values.
+        base_all = _bin_rows(Zt, n_bins)
+        base_all += offsets * n_bins
+        base_all *= n_bins
         for m in range(n_labels):
             rows = valid[:, m]
             n = int(rows.sum())
-            y = Y[rows, m : m + 1]
+            y = Y[rows, m]
             if n < 2 or np.ptp(y) == 0:
                 continue  # no information in a constant or missing label
-            complete = n == len(Z)
-            zc = codes_all if complete else bin_codes(Z[rows], n_bins)
-            # Flat index of (latent, z bin, y bin): all pairs in one bincount.
-            flat = (offsets * n_bins + zc) * n_bins + bin_codes(y, n_bins)
+            if n == len(Z):
+                flat = np.add(base_all, _bin_rows(y[None, :], n_bins), out=buffer)
+                zero = constant
+            else:
+                z = Zt[:, rows]
+                flat = _bin_rows(z, n_bins)
+                flat += offsets * n_bins
+                flat *= n_bins
+                flat += _bin_rows(y[None, :], n_bins)
+                zero = np.ptp(z, axis=1) == 0
             counts = np.bincount(flat.ravel(), minlength=n_latents * n_bins * n_bins)
             mi = _mi_from_counts(counts.reshape(n_latents, n_bins, n_bins), n, bias_correction)
             # A constant latent carries no information; round-off would say ~1e-16.
-            mi[np.ptp(Z if complete else Z[rows], axis=0) == 0] = 0.0
+            mi[zero] = 0.0
             out[b, :, m] = mi
     return out
 
