@@ -58,52 +58,96 @@ def bin_codes(x: np.ndarray, n_bins: int) -> np.ndarray:
     as in :func:`numpy.histogram2d` with ``bins=n_bins``: half-open bins,
     the last one closed. A constant column goes to bin 0.
     """
-    return _bin_rows(np.asarray(x, dtype=np.float64).T, n_bins).T
+    return _Binned(np.asarray(x, dtype=np.float64).T, n_bins).code.T
 
 
-def _bin_rows(x: np.ndarray, n_bins: int, block: int = 2**20) -> np.ndarray:
-    """:func:`bin_codes` for variables stored as rows, shape (n_variables, n).
+def _exact_codes(v, guess, lo, hi, n_bins):
+    """Bins of values v by comparison with numpy.linspace's edges, from a guess.
+
+    numpy puts edge j at ``j * step + lo`` (``step = (hi - lo) / n_bins``) and
+    the last edge exactly at ``hi``; a value belongs to bin j when
+    ``edge_j <= v < edge_{j+1}``, the last bin closed.
+    """
+    step = (hi - lo) / n_bins
+    c = guess
+    while True:
+        down = v < c * step + lo
+        upper = np.where(c + 1 == n_bins, hi, (c + 1) * step + lo)
+        up = (v >= upper) & (c < n_bins - 1)
+        if not (down.any() or up.any()):
+            return c
+        c = c - down + up
+
+
+class _Binned:
+    """Equal-width bins of variables stored as rows, shape (n_variables, n).
+
+    ``code`` holds each value's bin, identical to numpy.histogram2d's.
+    ``near_rows``/``near_cols`` list the values within rounding distance of a
+    bin edge: the only ones whose bin a division could get wrong, and the
+    only ones whose bin in a coarser binning (of n_bins / r bins) can differ
+    from ``code // r`` (see :meth:`coarse_exceptions`).
 
     ``x`` may be a strided view (e.g. ``Z.T``). Variables are binned a few at
-    a time, about ``block`` values per step, so that every temporary stays
-    small and is reused instead of paging in whole-table arrays.
+    a time, about ``block`` values per step, so that temporaries stay small
+    and are reused instead of paging in whole-table arrays.
     """
-    n_vars, n = x.shape
-    code = np.empty((n_vars, n), dtype=np.int64)
-    rows_per_step = max(1, block // max(n, 1))
-    for r0 in range(0, n_vars, rows_per_step):
-        part = np.ascontiguousarray(x[r0 : r0 + rows_per_step], dtype=np.float64)
-        code[r0 : r0 + rows_per_step] = _bin_block(part, n_bins)
-    return code
 
+    def __init__(self, x: np.ndarray, n_bins: int, block: int = 2**20):
+        n_vars, n = x.shape
+        self.n_bins = n_bins
+        self.lo = np.empty(n_vars)
+        self.hi = np.empty(n_vars)
+        self.code = np.empty((n_vars, n), dtype=np.int64)
+        near_rows, near_cols, near_values = [], [], []
+        per_step = max(1, block // max(n, 1))
+        for r0 in range(0, n_vars, per_step):
+            part = np.ascontiguousarray(x[r0 : r0 + per_step], dtype=np.float64)
+            rows, cols = self._bin_block(part, r0)
+            near_rows.append(rows + r0)
+            near_cols.append(cols)
+            near_values.append(part[rows, cols])
+        self.near_rows = np.concatenate(near_rows)
+        self.near_cols = np.concatenate(near_cols)
+        self.near_values = np.concatenate(near_values)
 
-def _bin_block(x: np.ndarray, n_bins: int) -> np.ndarray:
-    lo = x.min(axis=1, keepdims=True)
-    hi = x.max(axis=1, keepdims=True)
-    # numpy.linspace puts edge j at j * step + lo and the last edge at hi.
-    step = (hi - lo) / n_bins
-    position = x - lo
-    position /= np.where(step > 0, step, 1.0)
-    code = position.astype(np.int64)
-    np.minimum(code, n_bins - 1, out=code)
-    # Division can land a value a rounding error across an edge. Only values
-    # within 1e-6 of a bin boundary can be wrong; compare those with the
-    # edges exactly as numpy computes them.
-    position -= code
-    rows, cols = np.nonzero((position < 1e-6) | (position > 1 - 1e-6))
-    if rows.size:
-        v, c = x[rows, cols], code[rows, cols]
-        s, first, last = step[rows, 0], lo[rows, 0], hi[rows, 0]
-        while True:
-            down = v < c * s + first
-            upper = np.where(c + 1 == n_bins, last, (c + 1) * s + first)
-            up = (v >= upper) & (c < n_bins - 1)
-            if not (down.any() or up.any()):
-                break
-            c = c - down + up
-        code[rows, cols] = c
-    code[step[:, 0] == 0] = 0
-    return code
+    def _bin_block(self, x, r0):
+        n_bins = self.n_bins
+        lo = x.min(axis=1, keepdims=True)
+        hi = x.max(axis=1, keepdims=True)
+        self.lo[r0 : r0 + len(x)] = lo[:, 0]
+        self.hi[r0 : r0 + len(x)] = hi[:, 0]
+        step = (hi - lo) / n_bins
+        safe = np.where(step > 0, step, 1.0)
+        position = x - lo
+        position /= safe
+        code = position.astype(np.int64)
+        np.minimum(code, n_bins - 1, out=code)
+        # The rounding error of the position grows with the values'
+        # magnitude relative to the bin width.
+        tol = 1e-9 + 16 * np.finfo(np.float64).eps * np.maximum(abs(lo), abs(hi)) / safe
+        position -= code
+        rows, cols = np.nonzero((position < tol) | (position > 1 - tol))
+        if rows.size:
+            code[rows, cols] = _exact_codes(
+                x[rows, cols], code[rows, cols], lo[rows, 0], hi[rows, 0], n_bins
+            )
+        code[step[:, 0] == 0] = 0
+        self.code[r0 : r0 + len(x)] = code
+        return rows, cols
+
+    def coarse_exceptions(self, n_coarse: int):
+        """Values whose bin among ``n_coarse`` bins is not ``code // r``.
+
+        Returns their rows, columns, bins as derived and true coarse bins.
+        """
+        r = self.n_bins // n_coarse
+        rows, cols = self.near_rows, self.near_cols
+        derived = self.code[rows, cols] // r
+        exact = _exact_codes(self.near_values, derived, self.lo[rows], self.hi[rows], n_coarse)
+        exact[self.lo[rows] == self.hi[rows]] = 0
+        wrong = exact != derived
+        return rows[wrong], cols[wrong], derived[wrong], exact[wrong]
 
 
 def _mi_from_counts(counts: np.ndarray, n: int, bias_correction: bool) -> np.ndarray:
@@ -124,6 +168,60 @@ def _mi_from_counts(counts: np.ndarray, n: int, bias_correction: bool) -> np.nda
     return np.maximum(mi, 0.0)
 
 
+def _binning_plan(bins: list[int]) -> dict[int, list[int]]:
+    """Group binnings under the finest one they divide.
+
+    A coarse joint histogram whose bin count divides a finer one's is a block
+    sum of it (up to values on edges, corrected exactly), so only the finest
+    binning of each group is counted from the data.
+    """
+    plan: dict[int, list[int]] = {}
+    for b in sorted(set(bins), reverse=True):
+        parent = next((f for f in plan if f % b == 0), None)
+        if parent is None:
+            plan[b] = []
+        else:
+            plan[parent].append(b)
+    return plan
+
+
+def _joint_counts(zb: _Binned, yb: _Binned) -> np.ndarray:
+    """Joint histograms of every latent with one label, shape (n_latents, B, B)."""
+    n_latents, n_bins = zb.code.shape[0], zb.n_bins
+    # Latents as rows: each latent's histogram is filled by a contiguous run
+    # of the flat index (latent, z bin, y bin), so its counts stay in cache.
+    flat = zb.code + (np.arange(n_latents) * n_bins)[:, None]
+    flat *= n_bins
+    flat += yb.code
+    counts = np.bincount(flat.ravel(), minlength=n_latents * n_bins * n_bins)
+    return counts.reshape(n_latents, n_bins, n_bins)
+
+
+def _coarse_counts(fine, zb, yb, z_exc, n_coarse):
+    """Counts at n_coarse bins from the fine counts, moving edge values to their true bins."""
+    n_latents, n_fine = fine.shape[0], fine.shape[1]
+    r = n_fine // n_coarse
+    counts = fine.reshape(n_latents, n_coarse, r, n_coarse, r).sum(axis=(2, 4))
+    y_rows, y_cols, y_derived, y_exact = yb.coarse_exceptions(n_coarse)
+    y_true = yb.code[0] // r
+    y_true[y_cols] = y_exact
+    k, i, z_derived, z_exact = z_exc
+    # Values of latent k in row i that changed coarse z bin.
+    np.subtract.at(counts, (k, z_derived, yb.code[0, i] // r), 1)
+    np.add.at(counts, (k, z_exact, y_true[i]), 1)
+    # Rows whose label changed coarse bin, for every latent not moved above.
+    if y_cols.size:
+        moved = np.zeros((n_latents, y_cols.size), dtype=bool)
+        pos = np.searchsorted(y_cols, i)
+        hit = (pos < y_cols.size) & (y_cols[np.minimum(pos, y_cols.size - 1)] == i)
+        moved[k[hit], pos[hit]] = True
+        kk, jj = np.nonzero(~moved)
+        z_bins = zb.code[kk, y_cols[jj]] // r
+        np.subtract.at(counts, (kk, z_bins, y_derived[jj]), 1)
+        np.add.at(counts, (kk, z_bins, y_exact[jj]), 1)
+    return counts
+
+
 def mutual_info_histogram(
     Z,
     Y,
@@ -133,9 +231,12 @@ def mutual_info_histogram(
 ) -> np.ndarray:
     """Plug-in mutual information from 2-D equal-width histograms.
 
-    Computes every latent x label pair at every binning at once: for each
-    label and binning, one ``numpy.bincount`` over all latents gives all
-    joint histograms, identical to ``numpy.histogram2d(z, y, bins=B)``.
+    Computes every latent x label pair at every binning at once, with values
+    identical to ``numpy.histogram2d(z, y, bins=B)`` pair by pair: for each
+    label, one ``numpy.bincount`` gives the joint histograms of all latents,
+    and binnings that divide a finer one (5, 10, 20, 40 and 80 divide 160)
+    are block sums of its histogram, with values on bin edges moved to their
+    exact bins.
 
     Parameters
     ----------
@@ -152,7 +253,7 @@ def mutual_info_histogram(
     Returns
     -------
     mi : ndarray of shape (n_bins, n_latents, n_labels)
-        Mutual information in nats, never negative.
+        Mutual information in nats, never negative, in the order of ``bins``.
 
     Examples
     --------
@@ -180,41 +281,35 @@ def mutual_info_histogram(
         raise ValueError(f"Each binning needs at least 2 bins; got {bins}.")
     n_latents, n_labels = Z.shape[1], Y.shape[1]
     out = np.zeros((len(bins), n_latents, n_labels))
+    where = {b: i for i, b in enumerate(bins)}
     valid = ~np.isnan(Y)
-    # Latents as rows: each latent's joint histogram is then filled by a
-    # contiguous run of the index, so its counts stay in cache.
-    Zt = Z.T
-    constant = np.ptp(Z, axis=0) == 0
-    offsets = np.arange(n_latents)[:, None]
-    buffer = np.empty(Zt.shape, dtype=np.int64)
-    for b, n_bins in enumerate(bins):
-        # Index of (latent, z bin) scaled by n_bins; adding a label's bin
-        # gives the flat index of every joint-histogram cell at once. It is
-        # shared by all labels without missing values.
-        base_all = _bin_rows(Zt, n_bins)
-        base_all += offsets * n_bins
-        base_all *= n_bins
-        for m in range(n_labels):
-            rows = valid[:, m]
-            n = int(rows.sum())
-            y = Y[rows, m]
-            if n < 2 or np.ptp(y) == 0:
-                continue  # no information in a constant or missing label
-            if n == len(Z):
-                flat = np.add(base_all, _bin_rows(y[None, :], n_bins), out=buffer)
-                zero = constant
+    plan = _binning_plan(bins)
+    complete_bins = {}  # latent bins over all rows, shared by complete labels
+    for m in range(n_labels):
+        rows = valid[:, m]
+        n = int(rows.sum())
+        y = Y[rows, m]
+        if n < 2 or np.ptp(y) == 0:
+            continue  # no information in a constant or missing label
+        complete = n == len(Z)
+        z_rows = Z.T if complete else Z[rows].T
+        constant = np.ptp(z_rows, axis=1) == 0
+        for fine, coarse in plan.items():
+            if complete and fine in complete_bins:
+                zb, exceptions = complete_bins[fine]
             else:
-                z = Zt[:, rows]
-                flat = _bin_rows(z, n_bins)
-                flat += offsets * n_bins
-                flat *= n_bins
-                flat += _bin_rows(y[None, :], n_bins)
-                zero = np.ptp(z, axis=1) == 0
-            counts = np.bincount(flat.ravel(), minlength=n_latents * n_bins * n_bins)
-            mi = _mi_from_counts(counts.reshape(n_latents, n_bins, n_bins), n, bias_correction)
-            # A constant latent carries no information; round-off would say ~1e-16.
-            mi[zero] = 0.0
-            out[b, :, m] = mi
+                zb = _Binned(z_rows, fine)
+                exceptions = {c: zb.coarse_exceptions(c) for c in coarse}
+                if complete:
+                    complete_bins[fine] = zb, exceptions
+            yb = _Binned(y[None, :], fine)
+            counts = _joint_counts(zb, yb)
+            for b in [fine, *coarse]:
+                c = counts if b == fine else _coarse_counts(counts, zb, yb, exceptions[b], b)
+                mi = _mi_from_counts(c, n, bias_correction)
+                # A constant latent carries no information; round-off says ~1e-16.
+                mi[constant] = 0.0
+                out[where[b], :, m] = mi
     return out
 
 

@@ -55,6 +55,52 @@ def test_histogram_equals_the_per_pair_histogram2d_loop():
     )
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.sampled_from(["integers", "rounded", "far_from_zero", "normal"]),
+    bins=st.sampled_from([[5, 10, 20, 40, 80, 160], [3, 6, 12], [7, 14, 5], [160, 2]]),
+    seed=st.integers(0, 2**16),
+)
+def test_histogram_equals_the_loop_on_data_full_of_edge_values(data, bins, seed):
+    """Derived coarse binnings must move every value on an edge to numpy's bin."""
+    rng = np.random.RandomState(seed)
+    Z = rng.normal(size=(400, 3))
+    if data == "integers":
+        Z = rng.randint(-20, 21, size=(400, 3)).astype(float)
+    elif data == "rounded":
+        Z = np.round(Z, 2)
+    elif data == "far_from_zero":
+        Z = 1e6 + 1e-3 * np.round(Z, 3)
+    Y = np.column_stack([np.round(Z[:, 0] + rng.normal(size=400), 1), rng.randint(0, 7, 400)])
+    Y[::5, 0] = np.nan
+    np.testing.assert_allclose(
+        mutual_info_histogram(Z, Y, bins), histogram2d_loop(Z, Y, bins), rtol=1e-12, atol=1e-14
+    )
+
+
+def test_coarse_binnings_move_values_between_unequal_edges():
+    """3-bin edges need not equal every third 9-bin edge: values there change bin.
+
+    For these ranges numpy's 3-bin edge lies one ulp above the matching 9-bin
+    edge, so a value exactly at the 9-bin edge is in coarse bin 0, not 3 // 3.
+    Such values sit in a latent, in the label, and in both in the same row.
+    """
+    z_lo, z_hi, z_edge = -1.2482557747461502, 7.835460015641594, 1.779649488716431
+    y_lo, y_hi, y_edge = -7.634511482621336, 2.798420426550477, -0.6792235431734595
+    assert np.linspace(z_lo, z_hi, 4)[1] != np.linspace(z_lo, z_hi, 10)[3]
+    assert np.linspace(y_lo, y_hi, 4)[2] != np.linspace(y_lo, y_hi, 10)[6]
+    rng = np.random.RandomState(0)
+    z = rng.uniform(z_lo, z_hi, 60)
+    y = rng.uniform(y_lo, y_hi, 60)
+    z[:2], y[:2] = (z_lo, z_hi), (y_lo, y_hi)
+    z[2:12] = z_edge  # latent exceptions
+    y[8:20] = y_edge  # label exceptions, rows 8-11 shared with the latent's
+    Z = np.column_stack([z, rng.normal(size=60)])
+    np.testing.assert_allclose(
+        mutual_info_histogram(Z, y, [9, 3]), histogram2d_loop(Z, y[:, None], [9, 3]), atol=1e-14
+    )
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     x=arrays(np.float64, st.integers(2, 60), elements=st.floats(-1e6, 1e6)),
