@@ -12,8 +12,10 @@ from ._mutual_info import (
     mutual_info_histogram,
     mutual_info_ksg,
 )
+from ._selection import InformativeDimensionSelector
 
 __all__ = [
+    "InformativeDimensionSelector",
     "SpectralAutoencoder",
     "bootstrap_mutual_info",
     "mutual_info_gmm",

@@ -13,10 +13,17 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skspecrep import SpectralAutoencoder
+from skspecrep import InformativeDimensionSelector, SpectralAutoencoder
 
 # Small and quick: the checks fit dozens of times on a few tiny arrays.
-ESTIMATORS = [SpectralAutoencoder(n_components=2, max_epochs=2, batch_size=16, random_state=0)]
+ESTIMATORS = [
+    SpectralAutoencoder(n_components=2, max_epochs=2, batch_size=16, random_state=0),
+    InformativeDimensionSelector(),
+    InformativeDimensionSelector(
+        SpectralAutoencoder(n_components=2, max_epochs=2, batch_size=16, random_state=0),
+        criterion="kl",
+    ),
+]
 
 
 def expected_failed_checks(estimator):
