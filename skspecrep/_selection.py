@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+import torch
 from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
@@ -12,6 +13,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._mutual_info import mutual_info_ksg
+from ._nn import kl_per_latent
 
 #: The paper's statistical threshold on the median absolute deviation.
 PAPER_MAD_THRESHOLD = 0.02
@@ -217,8 +219,8 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
             self.kl_ = self.kl_threshold_ = self.kl_support_ = self.criteria_agree_ = None
             self.disagreement_ = np.array([], dtype=int)
         else:
-            log_var = np.asarray(log_var, dtype=np.float64)
-            self.kl_ = np.mean(-0.5 * (1 + log_var - Z**2 - np.exp(log_var)), axis=0)
+            kl = kl_per_latent(torch.from_numpy(Z), torch.as_tensor(log_var, dtype=torch.float64))
+            self.kl_ = kl.mean(dim=0).numpy()
             self.kl_threshold_ = (
                 gap_threshold(self.kl_, _KL_FLOOR, _KL_CEILING)
                 if self.kl_threshold == "auto"
