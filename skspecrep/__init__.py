@@ -2,12 +2,15 @@
 
 A convolutional variational autoencoder learns a compact code of the spectra
 by reconstruction (Sedaghat et al. 2021, MNRAS 501, 6026), as a
-scikit-learn transformer.
+scikit-learn transformer, and components that count the informative latents
+and measure how strongly each one tracks known physics.
 """
 
 from ._autoencoder import SpectralAutoencoder
+from ._correlation import LatentCorrelationScorer
 from ._mutual_info import (
     bootstrap_mutual_info,
+    information_coefficient,
     mutual_info_gmm,
     mutual_info_histogram,
     mutual_info_ksg,
@@ -16,8 +19,10 @@ from ._selection import InformativeDimensionSelector
 
 __all__ = [
     "InformativeDimensionSelector",
+    "LatentCorrelationScorer",
     "SpectralAutoencoder",
     "bootstrap_mutual_info",
+    "information_coefficient",
     "mutual_info_gmm",
     "mutual_info_histogram",
     "mutual_info_ksg",

@@ -13,7 +13,11 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from skspecrep import InformativeDimensionSelector, SpectralAutoencoder
+from skspecrep import (
+    InformativeDimensionSelector,
+    LatentCorrelationScorer,
+    SpectralAutoencoder,
+)
 
 # Small and quick: the checks fit dozens of times on a few tiny arrays.
 ESTIMATORS = [
@@ -23,6 +27,8 @@ ESTIMATORS = [
         SpectralAutoencoder(n_components=2, max_epochs=2, batch_size=16, random_state=0),
         criterion="kl",
     ),
+    LatentCorrelationScorer(random_state=0),
+    LatentCorrelationScorer("histogram", n_bins=5, sigma_clip=3.0, random_state=0),
 ]
 
 
