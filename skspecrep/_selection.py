@@ -37,23 +37,26 @@ def gap_threshold(values: np.ndarray, floor: float, ceiling: float) -> float:
     Collapsed latents sit at the prior, where their statistic clusters
     tightly (within a factor 2.5 in the paper: MAD 0.005-0.01) one to two
     orders of magnitude below the active latents'. Going up the sorted
-    values, the threshold is placed in the first gap wider than a factor 2.5
-    whose lower side is below ``ceiling`` (it can still be the collapsed
-    cluster) and whose upper side is above ``floor`` (it can be active), at
-    the geometric mean of the two values. Without such a gap all values form
-    one group, and the threshold is ``floor``: the group is active if above
-    it, collapsed if not.
+    values at or above ``floor`` (those below are collapsed whatever the
+    others do), the threshold is placed in the first gap wider than a factor
+    2.5 whose lower side is below ``ceiling`` (it can still be the collapsed
+    cluster), at the geometric mean of the two values. Without such a gap
+    those values form one group, and the threshold is ``floor``: the group is
+    active, and everything below the floor collapsed.
 
     The first gap, not the widest, is the right one: active latents can be
     spread widely (the paper's 0.03 to 0.67), and their gaps say nothing
     about collapse.
     """
     v = np.sort(np.asarray(values, dtype=float))
+    # Values under the floor are collapsed anyway; left in, a dead latent
+    # (exactly 0) would open a "gap" just below the collapsed cluster.
+    v = v[v >= floor]
     for lower, upper in zip(v[:-1], v[1:]):
         if lower >= ceiling:
             break
-        if upper > floor and upper >= _GAP_RATIO * max(lower, 1e-300):
-            return float(np.sqrt(max(lower, 1e-300) * upper))
+        if upper >= _GAP_RATIO * lower:
+            return float(np.sqrt(lower * upper))
     return float(floor)
 
 

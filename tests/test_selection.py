@@ -24,6 +24,16 @@ def test_gap_threshold_splits_two_groups_and_handles_one():
     assert gap_threshold(np.array([1e-5, 2e-5]), 1e-3, 0.05) == 1e-3  # all collapsed
 
 
+def test_gap_threshold_is_not_fooled_by_a_dead_latent():
+    """A latent at exactly 0 is below the collapsed cluster, not a gap above it."""
+    values = np.array([0.0, 0.005, 0.008, 0.006, 0.4, 0.7])
+    t = gap_threshold(values, floor=1e-3, ceiling=0.05)
+    np.testing.assert_array_equal(values > t, [False, False, False, False, True, True])
+    assert t == pytest.approx(np.sqrt(0.008 * 0.4))
+    # Below-floor values alone: the rest form the active group.
+    assert gap_threshold(np.array([0.0, 2e-4, 0.3, 0.5]), 1e-3, 0.05) == 1e-3
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     active=st.lists(st.floats(0.05, 5.0), min_size=1, max_size=10),
