@@ -20,7 +20,10 @@ PAPER_MAD_THRESHOLD = 0.02
 # A latent is collapsed below the floor whatever the others do, and a group
 # of values whose largest is under the ceiling can be the collapsed cluster.
 # MAD is on the prior's scale (N(0, 1) has MAD 0.674); KL is in nats.
-_MAD_FLOOR, _MAD_CEILING = 1e-3, 0.05
+# Collapsed MADs reach 0.01 in the paper and 0.09 under the gentler KL
+# weight of our demo (active ones: 0.03-0.67 and 0.8), so the ceiling must
+# sit above both collapsed ranges.
+_MAD_FLOOR, _MAD_CEILING = 1e-3, 0.2
 _KL_FLOOR, _KL_CEILING = 0.01, 0.05
 # Collapsed latents cluster within this factor of each other.
 _GAP_RATIO = 2.5

@@ -11,8 +11,11 @@ def test_demo_prints_a_real_summary(capsys):
     assert code == 0
     assert "Trained 3 epochs" in out
     assert "PCA, 8 components" in out
+    assert "Informative latents:" in out and "by KL" in out and "by MAD" in out
+    assert "Physics score on held-out spectra" in out
+    best = out.split("Best latent per factor")[1]
     for factor in ("teff", "logg", "metallicity", "radial_velocity", "vsini"):
-        assert factor in out
+        assert factor in best
 
 
 def test_demo_rejects_nonsense_sizes(capsys):

@@ -162,3 +162,13 @@ def test_bad_use_is_named():
         InformativeDimensionSelector(SpectralAutoencoder(), prefit=True).fit(Z)
     with pytest.raises(ValueError, match="NaN"):
         InformativeDimensionSelector().fit(np.full((5, 2), np.nan))
+
+
+def test_auto_mad_threshold_finds_collapsed_latents_spread_up_to_a_tenth():
+    """A gentle KL weight leaves collapsed means spread to MAD ~0.03-0.09 (our demo)."""
+    rng = np.random.RandomState(0)
+    scales = np.array([0.06, 1.2, 0.08, 0.05, 0.13, 1.2, 0.09, 1.2])  # MAD = 0.674 * scale
+    Z = rng.normal(size=(3000, 8)) * scales
+    selector = InformativeDimensionSelector().fit(Z)
+    np.testing.assert_array_equal(np.flatnonzero(selector.get_support()), [1, 5, 7])
+    assert 0.09 < selector.mad_threshold_ < 0.8
