@@ -157,10 +157,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         over the training spectra: the information each latent carries.
         Collapsed latents have values near 0.
 
-    pixel_weight_ : ndarray of shape (n_features_in_,)
+    pixel_weight_ : ndarray of shape (n_pixels,)
         The pixel weights used by the loss.
 
-    mean_ : ndarray of shape (n_features_in_,)
+    mean_ : ndarray of shape (n_pixels,)
         Mean training spectrum. The network encodes each spectrum's
         difference from it and adds it back when decoding, as PCA centres
         its input, so that capacity goes to how spectra differ.
@@ -184,7 +184,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_pixels,)
         Pixel names seen during :meth:`fit`, when ``X`` has string column
         names.
 
