@@ -192,10 +192,22 @@ def plot_mi_heatmap(
     names = _check_feature_names_in(scorer, None)
     columns = np.arange(len(names)) if latents is None else np.arange(len(names))[latents]
     which = _label_indices(scorer, labels)
-    axes = _panels(axes, len(which), (max(3.0, 0.35 * len(columns) + 1.5), 2.8))
+    titles = []
+    for m in which:
+        top = scorer.top_latent_binned_[0, m]
+        verdict = (
+            f"top latent {names[top]} at every binning"
+            if scorer.paper_criterion_[m]
+            else "no single top latent"
+        )
+        titles.append(f"{scorer.label_names_[m]}\n{verdict}")
+    # Wide enough for the longest title line at a small font (~0.07 inch a character).
+    longest = max(len(line) for title in titles for line in title.split("\n"))
+    width = max(3.0, 0.35 * len(columns) + 1.5, 0.07 * longest + 0.6)
+    axes = _panels(axes, len(which), (width, 2.8 + 0.05 * max(len(n) for n in names[columns])))
     bins = [str(int(b)) for b in np.ravel(scorer.bins)]
     vmax = 1.0 if normalization != "none" else max(values.max(), 1e-12)
-    for ax, m in zip(axes, which):
+    for ax, m, title in zip(axes, which, titles):
         image = ax.imshow(
             values[:, columns, m], aspect="auto", cmap="viridis", vmin=0, vmax=vmax,
             interpolation="nearest",
@@ -203,13 +215,7 @@ def plot_mi_heatmap(
         ax.set_xticks(range(len(columns)), names[columns], rotation=90, fontsize="small")
         ax.set_yticks(range(len(bins)), bins)
         ax.set_ylabel("bins per axis")
-        top = scorer.top_latent_binned_[0, m]
-        verdict = (
-            f"top latent {names[top]} at every binning"
-            if scorer.paper_criterion_[m]
-            else "no single top latent"
-        )
-        ax.set_title(f"{scorer.label_names_[m]}\n{verdict}", fontsize="medium")
+        ax.set_title(title, fontsize="small")
     cbar_label = {"max": "MI / max over latents", "entropy": "MI / H(label)", "none": "MI (nats)"}
     axes[-1].figure.colorbar(image, ax=list(axes), label=cbar_label[normalization])
     return axes
