@@ -1,0 +1,223 @@
+"""FITS reading: HARPS ADP and s1d files written here in the archive's exact layout."""
+
+import os
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from skspecrep.io import SpectrumReadError, _batch, read_eso_spectrum, read_spectra
+
+HEADER = {
+    "OBJECT": "HD 10700",
+    "SNR": 143.2,
+    "EXPTIME": 900.0,
+    "MJD-OBS": 55123.456,
+    "SPEC_RES": 115000.0,
+    "SPECSYS": "BARYCENT",
+    "WAVELMIN": 378.5,
+    "WAVELMAX": 691.0,
+    "SPEC_BIN": 0.001,
+    "HIERARCH ESO DRS BERV": -12.34,
+}
+
+
+def write_adp(path, wave, flux, err=None, *, header=HEADER, columns=None, rows=1):
+    """An ESO Phase-3 ADP file: empty primary HDU, one-row SPECTRUM table of array columns."""
+    n = len(wave)
+    err = np.full(n, np.nan) if err is None else err
+    arrays = {"WAVE": (wave, "D"), "FLUX": (flux, "E"), "ERR": (err, "E")}
+    cols = [
+        fits.Column(name=name, format=f"{n}{code}", array=np.tile(values, (rows, 1)))
+        for name, (values, code) in arrays.items()
+        if columns is None or name in columns
+    ]
+    table = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
+    primary = fits.PrimaryHDU(header=fits.Header(list(header.items())))
+    fits.HDUList([primary, table]).writeto(path)
+    return path
+
+
+def write_s1d(path, flux, crval=4000.0, cdelt=0.01, crpix=None, header=HEADER):
+    h = fits.Header(list(header.items()))
+    h["CRVAL1"], h["CDELT1"] = crval, cdelt
+    if crpix is not None:
+        h["CRPIX1"] = crpix
+    fits.PrimaryHDU(np.asarray(flux, dtype=np.float32), h).writeto(path)
+    return path
+
+
+@pytest.fixture
+def harps_like():
+    wave = 3781.0 + 0.01 * np.arange(2000)
+    flux = (500 + 100 * np.sin(wave / 3)).astype(np.float32)
+    flux[:5] = -3.0  # the blue end of HARPS spectra can go negative
+    err = np.sqrt(np.abs(flux)).astype(np.float32)
+    return wave, flux, err
+
+
+# ------------------------------------------------------------------- one file
+
+
+def test_adp_round_trip(tmp_path, harps_like):
+    wave, flux, err = harps_like
+    path = write_adp(tmp_path / "ADP.2010-01-01T00:00:00.000.fits", wave, flux, err)
+    s = read_eso_spectrum(path)
+    assert s.wavelength.dtype == np.float64 and s.flux.dtype == np.float32
+    np.testing.assert_array_equal(s.wavelength, wave)
+    np.testing.assert_array_equal(s.flux, flux)  # negative values kept as they are
+    np.testing.assert_array_equal(s.error, err)
+    assert s.meta["format"] == "adp" and s.meta["path"] == str(path)
+    assert s.meta["object"] == "HD 10700" and s.meta["berv_kms"] == -12.34
+    assert s.meta["wavelmin_nm"] == 378.5 and s.meta["specsys"] == "BARYCENT"
+    wavelength, flux_read, error, meta = s  # unpacks like a tuple
+    assert meta["snr"] == 143.2
+
+
+def test_adp_with_all_nan_errors_and_missing_keywords(tmp_path, harps_like):
+    wave, flux, _ = harps_like
+    path = write_adp(tmp_path / "old.fits", wave, flux, header={"OBJECT": "x"})
+    s = read_eso_spectrum(path)
+    assert s.error is None  # older releases: ERR entirely NaN
+    assert s.meta["snr"] is None and s.meta["berv_kms"] is None
+
+
+def test_s1d_linear_grid(tmp_path):
+    flux = np.arange(100, dtype=np.float32)
+    s = read_eso_spectrum(write_s1d(tmp_path / "a_s1d_A.fits", flux, crval=4000.0, cdelt=0.01))
+    np.testing.assert_allclose(s.wavelength, 4000.0 + 0.01 * np.arange(100))
+    assert s.meta["format"] == "s1d" and s.error is None
+    # A reference pixel other than the first shifts the grid.
+    s = read_eso_spectrum(write_s1d(tmp_path / "b.fits", flux, crval=4000.0, crpix=11))
+    assert s.wavelength[10] == pytest.approx(4000.0)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda p, w, f: p, "no such file"),
+        (lambda p, w, f: p.write_text("not fits") and p, "not a readable FITS file"),
+        (lambda p, w, f: write_adp(p, w, f, columns={"WAVE", "ERR"}), "lacks column.*FLUX"),
+        (lambda p, w, f: write_adp(p, w, f, rows=2), "one row; it has 2"),
+        (lambda p, w, f: write_adp(p, w[::-1], f), "strictly increasing"),
+        (lambda p, w, f: fits.PrimaryHDU().writeto(p) or p, "neither an ADP file"),
+        (lambda p, w, f: _s1d_no_cdelt(p, f), "CDELT1"),
+    ],
+)
+def test_malformed_files_are_named_with_the_problem(tmp_path, harps_like, make, match):
+    wave, flux, _ = harps_like
+    path = make(tmp_path / "bad.fits", wave, flux)
+    with pytest.raises(SpectrumReadError, match=match) as info:
+        read_eso_spectrum(path)
+    assert info.value.path == str(tmp_path / "bad.fits")
+    assert str(tmp_path / "bad.fits") in str(info.value)
+
+
+def _s1d_no_cdelt(path, flux):
+    fits.PrimaryHDU(np.asarray(flux), fits.Header({"CRVAL1": 4000.0})).writeto(path)
+    return path
+
+
+# ------------------------------------------------------------------ many files
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """Four spectra: three on a shared grid, one on a shifted and shorter one."""
+    wave = 5000.0 + 0.01 * np.arange(1000)
+    paths = []
+    for i in range(3):
+        flux = (100.0 * (i + 1) + wave - 5000.0).astype(np.float32)
+        paths.append(write_adp(tmp_path / f"ADP.{i}.fits", wave, flux, np.ones(1000)))
+    shifted = 5002.005 + 0.01 * np.arange(500)
+    paths.append(write_adp(tmp_path / "ADP.3.fits", shifted, (shifted - 5000.0).astype("f4")))
+    return tmp_path, wave, paths
+
+
+def test_read_spectra_puts_every_file_on_one_grid(archive):
+    folder, wave, paths = archive
+    s = read_spectra(str(folder / "ADP.*.fits"), progress=False, with_error=True)
+    assert s.flux.shape == (4, 1000) and s.flux.dtype == np.float32
+    np.testing.assert_array_equal(s.wavelength, wave)  # the first file's grid
+    np.testing.assert_array_equal(s.flux[1], (200.0 + wave - 5000.0).astype(np.float32))
+    # The shifted file, linear in wavelength, is interpolated exactly where it
+    # covers the grid and NaN elsewhere.
+    covered = (wave >= 5002.005) & (wave <= 5002.005 + 4.99)
+    np.testing.assert_allclose(s.flux[3, covered], wave[covered] - 5000.0, rtol=1e-6)
+    assert np.isnan(s.flux[3, ~covered]).all()
+    assert np.isnan(s.error[3]).all() and np.all(s.error[:3] == 1)  # it had no errors
+    assert list(s.meta["path"]) == [str(p) for p in paths] and s.skipped == []
+
+
+def test_read_spectra_onto_a_given_grid(archive):
+    _, _, paths = archive
+    grid = np.linspace(5001.0, 5003.0, 50)
+    s = read_spectra(paths[:2], wavelength=grid, progress=False)
+    np.testing.assert_allclose(s.flux[0], 100.0 + grid - 5000.0, rtol=1e-6)
+
+
+def test_skipping_lists_every_bad_file_with_its_reason(archive):
+    folder, _, paths = archive
+    bad = folder / "ADP.broken.fits"
+    bad.write_bytes(b"SIMPLE  = garbage")
+    files = [paths[0], bad, paths[1], folder / "missing.fits"]
+    with pytest.raises(SpectrumReadError, match="ADP.broken.fits"):
+        read_spectra(files, progress=False)
+    s = read_spectra(files, on_error="skip", progress=False)
+    assert len(s.flux) == 2 and list(s.meta["path"]) == [str(paths[0]), str(paths[1])]
+    assert [p for p, _ in s.skipped] == [str(bad), str(folder / "missing.fits")]
+    assert "not a readable FITS file" in s.skipped[0][1] and s.skipped[1][1] == "no such file"
+
+
+def test_streaming_to_disk_gives_the_same_array_and_drops_skipped_rows(archive, tmp_path):
+    folder, _, paths = archive
+    files = [paths[0], folder / "missing.fits", paths[1], paths[3]]
+    in_memory = read_spectra(files, on_error="skip", progress=False)
+    out = tmp_path / "flux.npy"
+    on_disk = read_spectra(files, out=out, on_error="skip", with_error=True, progress=False)
+    assert isinstance(on_disk.flux, np.memmap)
+    np.testing.assert_array_equal(on_disk.flux, in_memory.flux)
+    reopened = np.load(out, mmap_mode="r")
+    assert reopened.shape == (3, 1000)  # not 4 rows with one of garbage
+    np.testing.assert_array_equal(reopened, in_memory.flux)
+    header = os.path.getsize(out) - 3 * 1000 * 4
+    assert header in (128, 192)  # the file holds exactly the rows read
+    assert np.load(tmp_path / "flux.error.npy").shape == (3, 1000)
+
+
+def test_shrinking_falls_back_to_a_copy_when_the_header_would_change(
+    archive, tmp_path, monkeypatch
+):
+    folder, _, paths = archive
+    monkeypatch.setattr(_batch, "_npy_header", lambda n, m: b"different length")
+    out = tmp_path / "flux.npy"
+    s = read_spectra([paths[0], folder / "nope.fits"], out=out, on_error="skip", progress=False)
+    assert np.load(out).shape == (1, 1000)
+    np.testing.assert_array_equal(s.flux[0], np.load(out)[0])
+
+
+def test_progress_bar_counts_files(archive, capsys):
+    folder, _, _ = archive
+    read_spectra(str(folder / "ADP.*.fits"))
+    assert "4/4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(paths="/nowhere/ADP.*.fits"), FileNotFoundError, "No files match"),
+        (dict(paths=[]), ValueError, "paths is empty"),
+        (dict(on_error="ignore"), ValueError, "on_error"),
+        (dict(wavelength=[5000.0, 4999.0]), ValueError, "strictly increasing"),
+        (dict(wavelength=[[5000.0, 5001.0]]), ValueError, "1-D grid"),
+    ],
+)
+def test_read_spectra_bad_arguments(archive, kwargs, error, match):
+    _, _, paths = archive
+    with pytest.raises(error, match=match):
+        read_spectra(**{"paths": paths, "progress": False, **kwargs})
+
+
+def test_nothing_readable_is_an_error_listing_reasons(tmp_path):
+    with pytest.raises(ValueError, match="None of the 2 files.*no such file"):
+        read_spectra([tmp_path / "a.fits", tmp_path / "b.fits"], on_error="skip", progress=False)
