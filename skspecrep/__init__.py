@@ -15,9 +15,21 @@ from ._mutual_info import (
     mutual_info_histogram,
     mutual_info_ksg,
 )
+from ._preprocessing import (
+    HARPSPreprocessor,
+    MedianNormalizer,
+    WavelengthResampler,
+    harps_pixel_mask,
+    harps_wavelength,
+)
 from ._selection import InformativeDimensionSelector
 
 __all__ = [
+    "HARPSPreprocessor",
+    "MedianNormalizer",
+    "WavelengthResampler",
+    "harps_pixel_mask",
+    "harps_wavelength",
     "InformativeDimensionSelector",
     "LatentCorrelationScorer",
     "SpectralAutoencoder",
