@@ -1,17 +1,52 @@
-"""Strong optical absorption lines between 5000 and 5400 Angstrom.
+"""Strong optical absorption lines of FGK stars inside the HARPS range (3785-6910 Angstrom).
 
 Each entry: air wavelength (Angstrom), element, ionisation stage (1 neutral,
 2 singly ionised), lower excitation potential (eV), log gf. Values are
-rounded laboratory values of well-known solar lines (Mg b triplet, Fe I and
-Fe II forest, Ti, Cr, Ni, Ca, Mn), precise enough for synthetic spectra whose
-line strengths respond to temperature, gravity and metallicity in the right
-directions; they are not meant for abundance analysis.
+rounded laboratory values of well-known solar lines: the Balmer series,
+Ca II H and K, Na D, the Mg b triplet, and a forest of Fe I/Fe II, Ti, Cr,
+Ni, Ca, Mn and other metal lines, dense between 5000 and 5400 Angstrom.
+They are precise enough for synthetic spectra whose line strengths respond
+to temperature, gravity and metallicity in the right directions; they are
+not meant for abundance analysis.
 """
 
 import numpy as np
 
 # (wavelength, element, stage, chi_eV, log_gf)
 LINES = [
+    # Balmer series, from the n = 2 level.
+    (6562.80, "H", 1, 10.20, 0.71),
+    (4861.33, "H", 1, 10.20, -0.02),
+    (4340.47, "H", 1, 10.20, -0.45),
+    (4101.74, "H", 1, 10.20, -0.75),
+    (3970.07, "H", 1, 10.20, -0.99),
+    (3889.05, "H", 1, 10.20, -1.19),
+    (3835.38, "H", 1, 10.20, -1.36),
+    # Resonance lines: Ca II H and K, Na D, and other strong lines blueward of 5000.
+    (3933.66, "Ca", 2, 0.00, 0.13),
+    (3968.47, "Ca", 2, 0.00, -0.17),
+    (5889.95, "Na", 1, 0.00, 0.11),
+    (5895.92, "Na", 1, 0.00, -0.19),
+    (3905.52, "Si", 1, 1.91, -1.09),
+    (3944.01, "Al", 1, 0.00, -0.64),
+    (3961.52, "Al", 1, 0.01, -0.34),
+    (4030.75, "Mn", 1, 0.00, -0.47),
+    (4045.81, "Fe", 1, 1.49, 0.28),
+    (4063.59, "Fe", 1, 1.56, 0.06),
+    (4071.74, "Fe", 1, 1.61, -0.02),
+    (4077.71, "Sr", 2, 0.00, 0.15),
+    (4226.73, "Ca", 1, 0.00, 0.24),
+    (4254.33, "Cr", 1, 0.00, -0.11),
+    (4274.80, "Cr", 1, 0.00, -0.23),
+    (4383.55, "Fe", 1, 1.49, 0.20),
+    (4404.75, "Fe", 1, 1.56, -0.14),
+    (4415.12, "Fe", 1, 1.61, -0.62),
+    (4468.49, "Ti", 2, 1.13, -0.60),
+    (4501.27, "Ti", 2, 1.12, -0.77),
+    (4554.03, "Ba", 2, 0.00, 0.17),
+    (4571.10, "Mg", 1, 0.00, -5.62),
+    (4923.93, "Fe", 2, 2.89, -1.32),
+    (4957.60, "Fe", 1, 2.81, 0.23),
     (5012.07, "Fe", 1, 0.86, -2.64),
     (5018.44, "Fe", 2, 2.89, -1.22),
     (5035.36, "Ni", 1, 3.63, 0.29),
@@ -93,11 +128,42 @@ LINES = [
     (5393.17, "Fe", 1, 3.24, -0.72),
     (5394.67, "Mn", 1, 0.00, -3.50),
     (5397.13, "Fe", 1, 0.92, -1.99),
+    # Redward of 5400 Angstrom.
+    (5405.77, "Fe", 1, 0.99, -1.84),
+    (5429.70, "Fe", 1, 0.96, -1.88),
+    (5434.52, "Fe", 1, 1.01, -2.12),
+    (5446.92, "Fe", 1, 0.99, -1.91),
+    (5455.61, "Fe", 1, 1.01, -2.09),
+    (5528.40, "Mg", 1, 4.35, -0.50),
+    (6122.22, "Ca", 1, 1.89, -0.32),
+    (6136.61, "Fe", 1, 2.45, -1.40),
+    (6162.17, "Ca", 1, 1.90, -0.09),
+    (6191.56, "Fe", 1, 2.43, -1.42),
+    (6230.72, "Fe", 1, 2.56, -1.28),
+    (6252.56, "Fe", 1, 2.40, -1.69),
+    (6393.60, "Fe", 1, 2.43, -1.43),
+    (6400.00, "Fe", 1, 3.60, -0.29),
+    (6411.65, "Fe", 1, 3.65, -0.72),
+    (6430.85, "Fe", 1, 2.18, -2.01),
+    (6439.07, "Ca", 1, 2.53, 0.47),
+    (6494.98, "Fe", 1, 2.40, -1.27),
+    (6677.99, "Fe", 1, 2.69, -1.42),
 ]
 
-# Solar abundances log eps (H = 12) and first ionisation energies (eV).
-ABUNDANCE = {"Fe": 7.50, "Mg": 7.60, "Ti": 4.95, "Cr": 5.64, "Ni": 6.22, "Ca": 6.34, "Mn": 5.43}
-IONISATION_EV = {"Fe": 7.90, "Mg": 7.65, "Ti": 6.83, "Cr": 6.77, "Ni": 7.64, "Ca": 6.11, "Mn": 7.43}
+# Solar abundances log eps (H = 12), first ionisation energies (eV) and
+# atomic masses (u, for thermal line widths).
+ABUNDANCE = {
+    "H": 12.00, "Fe": 7.50, "Mg": 7.60, "Ti": 4.95, "Cr": 5.64, "Ni": 6.22, "Ca": 6.34,
+    "Mn": 5.43, "Na": 6.24, "Al": 6.45, "Si": 7.51, "Sr": 2.87, "Ba": 2.18,
+}  # fmt: skip
+IONISATION_EV = {
+    "H": 13.60, "Fe": 7.90, "Mg": 7.65, "Ti": 6.83, "Cr": 6.77, "Ni": 7.64, "Ca": 6.11,
+    "Mn": 7.43, "Na": 5.14, "Al": 5.99, "Si": 8.15, "Sr": 5.69, "Ba": 5.21,
+}  # fmt: skip
+MASS_U = {
+    "H": 1.008, "Fe": 55.85, "Mg": 24.31, "Ti": 47.87, "Cr": 52.00, "Ni": 58.69, "Ca": 40.08,
+    "Mn": 54.94, "Na": 22.99, "Al": 26.98, "Si": 28.09, "Sr": 87.62, "Ba": 137.33,
+}  # fmt: skip
 
 
 def line_table():
@@ -111,4 +177,5 @@ def line_table():
         "log_gf": np.array(loggf),
         "abundance": np.array([ABUNDANCE[e] for e in elem]),
         "ionisation": np.array([IONISATION_EV[e] for e in elem]),
+        "mass": np.array([MASS_U[e] for e in elem]),
     }
