@@ -32,6 +32,8 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sedaghat2021.py
+	$(PY) benchmarks/bench_mutual_info.py
+	$(PY) benchmarks/bench_synthetic.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
