@@ -116,7 +116,7 @@ def make_stellar_spectra(
         Draw realistic correlations instead of independent factors: Teff
         uniform; logg along the main sequence, ``4.44 + 0.35 (5777 - Teff)
         / 1000`` with 0.15 dex scatter; [M/H] from the solar neighbourhood,
-        N(-0.1, 0.25); radial velocity N(0, 25) km/s; vsini slow (|N(3, 2)|)
+        N(-0.1, 0.25); radial velocity N(0, 25) km/s; vsini slow (absolute value of N(3, 2))
         below the Kraft break at 6200 K and rising by 5 km/s per 100 K above
         it. Every draw is clipped to its range.
     flux_model : callable, default=None
