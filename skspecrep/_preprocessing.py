@@ -120,7 +120,7 @@ def _apply(matrix, covered, X: np.ndarray, fill_value: float, chunk_rows: int = 
 def _check_grid(values, name: str) -> np.ndarray:
     grid = np.asarray(values, dtype=np.float64)
     if grid.ndim != 1 or grid.size < 2:
-        raise ValueError(f"{name} must be a 1-D array of 2 or more wavelengths; got {grid.shape}.")
+        raise ValueError(f"{name} must be a 1-D grid of 2 or more wavelengths; got {grid.shape}.")
     if not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
         raise ValueError(f"{name} must be finite and strictly increasing.")
     return grid

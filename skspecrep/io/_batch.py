@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .._preprocessing import _check_grid
 from ._eso import SpectrumReadError, read_eso_spectrum
 
 
@@ -109,7 +110,7 @@ def read_spectra(
         files = [os.fspath(p) for p in paths]
         if not files:
             raise ValueError("paths is empty: no spectra to read.")
-    grid = None if wavelength is None else _check_grid(wavelength)
+    grid = None if wavelength is None else _check_grid(wavelength, "wavelength")
 
     flux_out = error_out = None
     rows, skipped = [], []
@@ -143,15 +144,6 @@ def read_spectra(
     if with_error:
         error_out = _finish(error_out, _error_path(out), len(rows))
     return SpectraSet(flux_out, grid, error_out, pd.DataFrame(rows), skipped)
-
-
-def _check_grid(wavelength) -> np.ndarray:
-    grid = np.asarray(wavelength, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2:
-        raise ValueError(f"wavelength must be a 1-D grid of 2 or more values; got {grid.shape}.")
-    if not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
-        raise ValueError("wavelength must be finite and strictly increasing.")
-    return grid
 
 
 def _on_grid(wave: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
