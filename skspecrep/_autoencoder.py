@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 
@@ -32,7 +33,7 @@ from ._nn import (
     kl_per_latent,
     sedaghat2021_spec,
 )
-from ._skorch import EpochProgressBar, FiniteLossGuard, VAENet
+from ._skorch import EpochProgressBar, FiniteLossGuard, TrainingCheckpoint, VAENet
 
 # Training and inference run in chunks whose largest activation fits in this
 # many bytes: on a CPU, cache-resident chunks process several times more
@@ -143,6 +144,17 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         fitted network for ``max_epochs`` more epochs instead of starting
         anew. The architecture, bottleneck, loss and mask must not change.
 
+    checkpoint : str, path-like or None, default=None
+        File to which the whole training state (weights, optimizer, history,
+        random state, early stopping) is written after every epoch. If the
+        file exists when :meth:`fit` starts, training resumes from it and
+        runs only the epochs still missing up to ``max_epochs``: a resumed
+        run ends with the same weights as one never interrupted, and raising
+        ``max_epochs`` extends a finished run. A checkpoint written for
+        another architecture, bottleneck, loss or data set raises a
+        ``ValueError`` instead of being overwritten. The file is left in
+        place after training.
+
     Attributes
     ----------
     net_ : skorch.NeuralNet
@@ -231,6 +243,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "verbose": ["verbose"],
         "callbacks": [list, None],
         "warm_start": ["boolean"],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -252,6 +265,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         verbose: int = 0,
         callbacks: list | None = None,
         warm_start: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ):
         self.n_components = n_components
         self.architecture = architecture
@@ -269,6 +283,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.verbose = verbose
         self.callbacks = callbacks
         self.warm_start = warm_start
+        self.checkpoint = checkpoint
 
     # ------------------------------------------------------------------ fit
 
@@ -348,7 +363,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 batch_size=self.batch_size,
                 iterator_train__shuffle=True,
                 train_split=train_split,
-                callbacks=self._build_callbacks(valid_idx is not None),
+                callbacks=self._build_callbacks(
+                    valid_idx is not None,
+                    self._checkpoint_fingerprint(spec, n_features, len(X_train)),
+                ),
                 device=device,
                 verbose=int(self.verbose >= 2),
                 beta=float(self.beta),
@@ -462,11 +480,26 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         order = rng.permutation(n_samples)
         return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
-    def _build_callbacks(self, early_stopping: bool) -> list:
+    def _checkpoint_fingerprint(self, spec, n_features, n_train) -> dict:
+        return {
+            "format": 1,
+            "n_features": int(n_features),
+            "n_training_spectra": int(n_train),
+            "n_components": int(self.n_components),
+            "architecture": spec.to_dict(),
+            "loss": self.loss,
+            "batch_size": int(self.batch_size),
+        }
+
+    def _build_callbacks(self, early_stopping: bool, fingerprint: dict) -> list:
         callbacks = [("finite_loss_guard", FiniteLossGuard())]
         if early_stopping:
             stopper = EarlyStopping(patience=self.n_iter_no_change, load_best=True, sink=_silent)
             callbacks.append(("early_stopping", stopper))
+        if self.checkpoint is not None:
+            # After early stopping, whose state it saves; before the progress
+            # bar, which starts where a resumed run stands.
+            callbacks.append(("checkpoint", TrainingCheckpoint(self.checkpoint, fingerprint)))
         if self.verbose == 1:
             callbacks.append(("progress_bar", EpochProgressBar(total=self.max_epochs)))
         for i, item in enumerate(self.callbacks or []):

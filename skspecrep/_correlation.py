@@ -135,6 +135,11 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
         ``mi_binned_`` divided by the entropy of the label binned the same
         way: the fraction of the label's information a latent holds,
         comparable across labels.
+    mutual_info_gap_ : ndarray of shape (n_binnings, n_labels)
+        The mutual information gap (MIG, Chen et al. 2018) of each label at
+        each binning: the difference between the largest and second-largest
+        ``mi_entropy_normalized_`` over latents. Near 1 when one latent alone
+        holds the label; near 0 when no latent does, or when two share it.
     top_latent_binned_ : ndarray of int, shape (n_binnings, n_labels)
         Top latent of ``mi_binned_`` at each binning.
     paper_criterion_ : ndarray of bool, shape (n_labels,)
@@ -304,6 +309,11 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
             self.mi_entropy_normalized_ = np.where(
                 entropy[:, None, :] > 0, self.mi_binned_ / entropy[:, None, :], 0.0
             )
+        if Z.shape[1] > 1:
+            top_two = -np.sort(-self.mi_entropy_normalized_, axis=1)[:, :2, :]
+            self.mutual_info_gap_ = top_two[:, 0, :] - top_two[:, 1, :]
+        else:
+            self.mutual_info_gap_ = self.mi_entropy_normalized_[:, 0, :].copy()
         self.top_latent_binned_ = np.argmax(self.mi_binned_, axis=1)
         self.paper_criterion_ = np.all(
             self.top_latent_binned_ == self.top_latent_binned_[:1], axis=0

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+from pathlib import Path
 
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
+from skorch.history import History
 from tqdm.auto import tqdm
 
 from ._nn import kl_weight
@@ -153,7 +156,14 @@ class EpochProgressBar(Callback):
         self.total = total
 
     def on_train_begin(self, net, **kwargs):
-        self.bar_ = tqdm(total=self.total, unit="epoch", desc="SpectralAutoencoder")
+        # A resumed run starts part-way along the bar.
+        done = sum(1 for row in net.history if "train_loss" in row)
+        self.bar_ = tqdm(
+            total=self.total,
+            initial=min(done, self.total),
+            unit="epoch",
+            desc="SpectralAutoencoder",
+        )
 
     def on_epoch_end(self, net, **kwargs):
         row = net.history[-1]
@@ -163,3 +173,129 @@ class EpochProgressBar(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.bar_.close()
+
+
+def _plain(obj):
+    """Numpy scalars as Python numbers, so that the safe unpickler reads them."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v) for v in obj)
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        return obj.item()
+    return obj
+
+
+class TrainingCheckpoint(Callback):
+    """Save the whole training state after every epoch and resume from it.
+
+    After each complete epoch the module and optimizer states, the history,
+    the torch random state and the early-stopping state are written to
+    ``path`` (to a temporary file first, then renamed, so an interruption
+    while writing leaves the previous checkpoint intact). When training
+    begins and ``path`` exists, all of it is restored and only the epochs
+    still missing up to ``max_epochs`` are run: an interrupted run that is
+    resumed ends with exactly the weights of an uninterrupted one.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Checkpoint file.
+    fingerprint : dict
+        What must match for a checkpoint to be resumed (pixel count,
+        architecture, loss, number of training spectra...). A checkpoint
+        written under another fingerprint raises ``ValueError`` rather than
+        being silently overwritten.
+    """
+
+    def __init__(self, path, fingerprint):
+        self.path = path
+        self.fingerprint = fingerprint
+
+    def on_train_begin(self, net, **kwargs):
+        self.max_epochs_ = net.max_epochs
+        self.saved_epochs_ = 0
+        path = Path(self.path)
+        # A warm start continues the net in memory; only a fresh net resumes.
+        if len(net.history) or not path.exists():
+            self.saved_epochs_ = len(net.history)
+            return
+        try:
+            state = torch.load(path, map_location=net.device, weights_only=True)
+        except Exception as exc:
+            raise ValueError(
+                f"Cannot resume from checkpoint {str(path)!r}: it is not a readable "
+                f"skspecrep checkpoint ({exc}). Delete it to train anew."
+            ) from exc
+        if state.get("fingerprint") != self.fingerprint:
+            saved = state.get("fingerprint") or {}
+            changed = sorted(
+                k
+                for k in set(saved) | set(self.fingerprint)
+                if saved.get(k) != self.fingerprint.get(k)
+            )
+            raise ValueError(
+                f"Checkpoint {str(path)!r} was written by a different model or data set "
+                f"({', '.join(changed) or 'format'} differ); delete it or choose another "
+                "checkpoint file to train anew."
+            )
+        if not torch.equal(state["module"]["offset"].to(net.device), net.module_.offset):
+            raise ValueError(
+                f"Checkpoint {str(path)!r} was written while training on other spectra "
+                "(their mean spectrum differs); delete it or choose another checkpoint file."
+            )
+        net.module_.load_state_dict(state["module"])
+        net.optimizer_.load_state_dict(state["optimizer"])
+        net.history = History(state["history"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        stopper = dict(net.callbacks_).get("early_stopping")
+        if stopper is not None and state.get("early_stopping"):
+            for key, value in state["early_stopping"].items():
+                setattr(stopper, key, value)
+        self.saved_epochs_ = len(net.history)
+        done = len(net.history) if not state.get("stopped_early") else self.max_epochs_
+        # fit_loop reads max_epochs after this hook: run only what is missing.
+        net.max_epochs = max(self.max_epochs_ - done, 0)
+
+    def on_epoch_end(self, net, **kwargs):
+        self._save(net, stopped_early=False)
+
+    def on_train_end(self, net, **kwargs):
+        net.max_epochs = self.max_epochs_
+        last = net.history[-1] if len(net.history) else {}
+        # Early stopping ends training from its own on_epoch_end, before ours
+        # ran; a user's interrupt mid-epoch leaves an incomplete epoch, which
+        # is not saved.
+        if "train_loss" in last and len(net.history) > self.saved_epochs_:
+            stopper = dict(net.callbacks_).get("early_stopping")
+            stopped = stopper is not None and stopper.misses_ >= stopper.patience
+            self._save(net, stopped_early=stopped)
+
+    def _save(self, net, stopped_early: bool):
+        stopper = dict(net.callbacks_).get("early_stopping")
+        early = None
+        if stopper is not None:
+            early = {
+                "misses_": int(stopper.misses_),
+                "dynamic_threshold_": float(stopper.dynamic_threshold_),
+                "best_epoch_": int(stopper.best_epoch_),
+                "best_model_weights_": stopper.best_model_weights_,
+            }
+        state = {
+            "fingerprint": self.fingerprint,
+            "module": net.module_.state_dict(),
+            "optimizer": net.optimizer_.state_dict(),
+            "history": _plain(net.history.to_list()),
+            "torch_rng": torch.get_rng_state(),
+            "early_stopping": early,
+            "stopped_early": stopped_early,
+        }
+        if torch.device(net.device).type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        path = Path(self.path)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        self.saved_epochs_ = len(net.history)

@@ -14,7 +14,15 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._correlation import _label_table
 
-__all__ = ["plot_best_latent", "plot_informative_dimensions", "plot_mi_heatmap"]
+__all__ = [
+    "plot_best_latent",
+    "plot_informative_dimensions",
+    "plot_latent_traversal",
+    "plot_mi_heatmap",
+    "plot_pairwise_mi",
+    "plot_reconstructions",
+    "plot_training_history",
+]
 
 
 def _pyplot():
@@ -46,18 +54,31 @@ def _label_indices(scorer, labels) -> np.ndarray:
     return np.array(out, dtype=int)
 
 
-def _panels(axes, n: int, size: tuple[float, float]):
-    """``n`` axes: the ones given, or a new row of panels."""
+def _panels(axes, n: int, size: tuple[float, float], *, column: bool = False, per="label"):
+    """``n`` axes: the ones given, or a new row (or column) of panels."""
     if axes is None:
         plt = _pyplot()
+        shape = (n, 1) if column else (1, n)
+        figsize = (size[0], size[1] * n) if column else (size[0] * n, size[1])
         _, axes = plt.subplots(
-            1, n, figsize=(size[0] * n, size[1]), squeeze=False, layout="constrained"
+            *shape, figsize=figsize, squeeze=False, layout="constrained", sharex=column
         )
-        return axes[0]
+        return axes.ravel()
     axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
     if axes.size != n:
-        raise ValueError(f"Need {n} axes, one per label; got {axes.size}.")
+        raise ValueError(f"Need {n} axes, one per {per}; got {axes.size}.")
     return axes
+
+
+def _pixel_axis(wavelength, n_features: int) -> tuple[np.ndarray, str]:
+    if wavelength is None:
+        return np.arange(n_features), "pixel"
+    wavelength = np.asarray(wavelength, dtype=np.float64)
+    if wavelength.shape != (n_features,):
+        raise ValueError(
+            f"wavelength has shape {wavelength.shape}; the spectra have {n_features} pixels."
+        )
+    return wavelength, "wavelength (Å)"
 
 
 def plot_informative_dimensions(selector, *, criterion: str = "mad", ax=None):
@@ -281,4 +302,208 @@ def plot_best_latent(scorer, X, y, *, labels: str | int | Sequence | None = None
         mi = scorer.mi_[j, m]
         spread = "" if scorer.mi_std_ is None else f" ± {scorer.mi_std_[j, m]:.2f}"
         ax.set_title(f"MI = {mi:.2f}{spread} nats", fontsize="medium")
+    return axes
+
+
+def plot_training_history(estimator, *, ax=None):
+    """Training and validation objective per epoch of a fitted autoencoder.
+
+    Parameters
+    ----------
+    estimator : SpectralAutoencoder
+        A fitted autoencoder.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skspecrep import SpectralAutoencoder
+    >>> from skspecrep.plotting import plot_training_history
+    >>> X = np.random.RandomState(0).normal(1.0, 0.1, size=(40, 32))
+    >>> ae = SpectralAutoencoder(n_components=2, max_epochs=3, random_state=0).fit(X)
+    >>> len(plot_training_history(ae).get_lines())
+    1
+    """
+    check_is_fitted(estimator, "net_")
+    history = estimator.history_
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(5, 3), layout="constrained")
+    epochs = np.asarray(history[:, "epoch"])
+    ax.plot(epochs, history[:, "train_loss"], label="training")
+    if "valid_loss" in history[-1]:
+        ax.plot(epochs, history[:, "valid_loss"], label="validation")
+        ax.axvline(estimator.best_epoch_, color="C7", ls=":", lw=1, label="weights kept")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("objective per spectrum")
+    ax.set_yscale("log")
+    ax.set_title(f"{estimator.n_iter_} epochs", fontsize="medium")
+    ax.legend(fontsize="small", frameon=False)
+    return ax
+
+
+def plot_reconstructions(estimator, X, *, wavelength=None, n_examples: int = 3, axes=None):
+    """Spectra, their reconstructions and the residuals.
+
+    Parameters
+    ----------
+    estimator : fitted transformer
+        Anything with ``transform`` and ``inverse_transform``, such as a
+        :class:`~skspecrep.SpectralAutoencoder`.
+    X : array-like of shape (n_samples, n_features)
+        Spectra; the first ``n_examples`` rows are shown.
+    wavelength : array-like of shape (n_features,), default=None
+        Wavelength of each pixel for the x axis; pixel index if None.
+    n_examples : int, default=3
+        Spectra to show, one panel each.
+    axes : array of matplotlib Axes, default=None
+        One per example; a new column of panels if None.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes
+        One per example.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from skspecrep.plotting import plot_reconstructions
+    >>> X = np.random.RandomState(0).normal(1.0, 0.1, size=(40, 32))
+    >>> axes = plot_reconstructions(PCA(n_components=2).fit(X), X, n_examples=2)
+    >>> len(axes)
+    2
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < n_examples or n_examples < 1:
+        raise ValueError(
+            f"X must be 2-D with at least n_examples={n_examples} >= 1 rows; got shape {X.shape}."
+        )
+    X = X[:n_examples]
+    recon = np.asarray(estimator.inverse_transform(estimator.transform(X)), dtype=np.float64)
+    x, xlabel = _pixel_axis(wavelength, X.shape[1])
+    axes = _panels(axes, n_examples, (8.0, 2.2), column=True, per="example")
+    for i, ax in enumerate(axes):
+        ax.plot(x, X[i], color="C7", lw=0.7, label="spectrum")
+        ax.plot(x, recon[i], color="C0", lw=0.8, label="reconstruction")
+        residual = X[i] - recon[i]
+        ax.plot(
+            x,
+            residual + np.min(X[i]) - 3 * np.std(residual),
+            color="C3",
+            lw=0.5,
+            label="residual (offset)",
+        )
+        ax.set_ylabel("flux")
+        ax.set_title(
+            f"example {i}: mean |residual| {np.abs(residual).mean():.4f}", fontsize="medium"
+        )
+    axes[0].legend(fontsize="small", frameon=False, ncols=3)
+    axes[-1].set_xlabel(xlabel)
+    return axes
+
+
+def plot_pairwise_mi(selector, *, ax=None):
+    """Mutual information between the selected latents: are they independent?
+
+    Parameters
+    ----------
+    selector : InformativeDimensionSelector
+        A fitted selector; its ``pairwise_mi_`` is shown, with the pairs
+        above ``redundancy`` outlined (they count once in ``n_independent_``).
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skspecrep import InformativeDimensionSelector
+    >>> from skspecrep.plotting import plot_pairwise_mi
+    >>> z = np.random.RandomState(0).normal(size=(500, 2))
+    >>> Z = np.column_stack([z, z[:, 0] + 0.1 * z[:, 1]])
+    >>> ax = plot_pairwise_mi(InformativeDimensionSelector().fit(Z))
+    >>> ax.get_title()
+    '2 independent of 3 informative'
+    """
+    check_is_fitted(selector)
+    mi = selector.pairwise_mi_
+    index = np.flatnonzero(selector.get_support())
+    if ax is None:
+        size = max(3.0, 0.4 * len(index) + 1.5)
+        _, ax = _pyplot().subplots(figsize=(size + 0.8, size), layout="constrained")
+    image = ax.imshow(mi, cmap="magma", vmin=0, vmax=max(float(mi.max()), selector.redundancy))
+    for i, j in zip(*np.nonzero(np.triu(mi > selector.redundancy, 1))):
+        for a, b in ((i, j), (j, i)):
+            ax.add_patch(_pyplot().Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="C2", lw=2))
+    ticks = [f"z{k}" for k in index]
+    ax.set_xticks(range(len(index)), ticks, rotation=90)
+    ax.set_yticks(range(len(index)), ticks)
+    ax.figure.colorbar(image, ax=ax, label="MI (nats)")
+    ax.set_title(f"{selector.n_independent_} independent of {len(index)} informative")
+    return ax
+
+
+def plot_latent_traversal(traversal, *, wavelength=None, axes=None):
+    """What each latent changes: decoded spectra minus the typical one.
+
+    Parameters
+    ----------
+    traversal : Bunch
+        The result of :func:`skspecrep.inspection.latent_traversal`.
+    wavelength : array-like of shape (n_features,), default=None
+        Wavelength of each pixel for the x axis; pixel index if None.
+    axes : array of matplotlib Axes, default=None
+        One per traversed latent; a new column of panels if None.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes
+        One per traversed latent; the colour of each curve runs from the
+        lowest value of the latent (dark) to the highest (light).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from skspecrep.inspection import latent_traversal
+    >>> from skspecrep.plotting import plot_latent_traversal
+    >>> X = np.random.RandomState(0).normal(1.0, 0.1, size=(40, 32))
+    >>> t = latent_traversal(PCA(n_components=2).fit(X), X, n_steps=4)
+    >>> axes = plot_latent_traversal(t)
+    >>> len(axes[0].get_lines())
+    4
+    """
+    spectra = np.asarray(traversal["spectra"])
+    x, xlabel = _pixel_axis(wavelength, spectra.shape[2])
+    axes = _panels(axes, len(traversal["latents"]), (8.0, 1.8), column=True, per="latent")
+    colours = _pyplot().get_cmap("viridis")(np.linspace(0, 0.9, spectra.shape[1]))
+    for ax, k, curves, values, amp in zip(
+        axes, traversal["latents"], spectra, traversal["values"], traversal["amplitude"]
+    ):
+        for curve, colour in zip(curves, colours):
+            ax.plot(x, curve - traversal["reference_spectrum"], color=colour, lw=0.7)
+        ax.set_ylabel("Δ flux")
+        ax.set_title(
+            f"z{k} from {values[0]:.2f} to {values[-1]:.2f}: largest change {amp:.3g}",
+            fontsize="medium",
+        )
+    axes[-1].set_xlabel(xlabel)
     return axes

@@ -244,6 +244,80 @@ def test_warm_start_continues_training(spectra):
         ae.fit(X)
 
 
+# ------------------------------------------------------------ checkpoints
+
+
+@pytest.mark.parametrize("validation_fraction", [None, 0.2])
+def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(
+    spectra, tmp_path, validation_fraction
+):
+    X = spectra[0][:120]
+    kw = dict(
+        n_components=2, batch_size=16, random_state=0, validation_fraction=validation_fraction
+    )
+    straight = SpectralAutoencoder(max_epochs=4, **kw).fit(X)
+    path = tmp_path / "train.pt"
+    SpectralAutoencoder(max_epochs=2, checkpoint=path, **kw).fit(X)
+    assert path.exists() and not (tmp_path / "train.pt.tmp").exists()
+    resumed = SpectralAutoencoder(max_epochs=4, checkpoint=str(path), **kw).fit(X)
+    assert resumed.n_iter_ == 4
+    assert resumed.history_[:, "train_loss"] == pytest.approx(
+        straight.history_[:, "train_loss"], rel=0, abs=0
+    )
+    np.testing.assert_array_equal(resumed.transform(X), straight.transform(X))
+    np.testing.assert_array_equal(resumed.component_kl_, straight.component_kl_)
+    # Resuming a finished run trains no further.
+    again = SpectralAutoencoder(max_epochs=4, checkpoint=path, **kw).fit(X)
+    assert again.n_iter_ == 4
+    np.testing.assert_array_equal(again.transform(X), straight.transform(X))
+
+
+def test_resume_after_early_stopping_keeps_the_best_weights(spectra, tmp_path):
+    X = spectra[0][:100]
+    kw = dict(
+        n_components=2,
+        max_epochs=30,
+        validation_fraction=0.3,
+        n_iter_no_change=1,
+        lr=0.05,
+        random_state=0,
+    )
+    path = tmp_path / "train.pt"
+    first = SpectralAutoencoder(checkpoint=path, **kw).fit(X)
+    assert first.n_iter_ < 30, "the test needs a run that stops early"
+    resumed = SpectralAutoencoder(checkpoint=path, **kw).fit(X)
+    assert resumed.n_iter_ == first.n_iter_
+    assert resumed.best_epoch_ == first.best_epoch_
+    np.testing.assert_array_equal(resumed.transform(X), first.transform(X))
+
+
+def test_checkpoint_of_another_model_or_data_is_refused_not_overwritten(spectra, tmp_path):
+    X = spectra[0][:80]
+    path = tmp_path / "train.pt"
+    SpectralAutoencoder(2, max_epochs=1, checkpoint=path, random_state=0).fit(X)
+    saved = path.read_bytes()
+    with pytest.raises(ValueError, match="n_components differ"):
+        SpectralAutoencoder(3, max_epochs=2, checkpoint=path, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="n_training_spectra differ"):
+        SpectralAutoencoder(2, max_epochs=2, checkpoint=path, random_state=0).fit(X[:60])
+    with pytest.raises(ValueError, match="mean spectrum differs"):
+        SpectralAutoencoder(2, max_epochs=2, checkpoint=path, random_state=0).fit(X + 0.1)
+    assert path.read_bytes() == saved
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable skspecrep checkpoint"):
+        SpectralAutoencoder(2, max_epochs=2, checkpoint=path, random_state=0).fit(X)
+
+
+def test_warm_start_with_a_checkpoint_trains_max_epochs_more(spectra, tmp_path):
+    X = spectra[0][:80]
+    path = tmp_path / "train.pt"
+    ae = SpectralAutoencoder(2, max_epochs=2, warm_start=True, checkpoint=path, random_state=0)
+    ae.fit(X).fit(X)
+    assert ae.n_iter_ == 4
+    state = torch.load(path, weights_only=True)
+    assert len(state["history"]) == 4
+
+
 # ------------------------------------------------------------ persistence
 
 
