@@ -546,6 +546,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         for start in range(0, len(X), size):
             rows = slice(start, start + size)
             chunk = np.ascontiguousarray(X[rows], dtype=np.float32)
+            if not chunk.flags.writeable:  # a read-only memmap: torch wants its own copy
+                chunk = chunk.copy()
             yield rows, torch.from_numpy(chunk).to(self.net_.device)
 
     def _map_chunks(self, X, fn) -> Iterator:

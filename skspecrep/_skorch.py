@@ -186,6 +186,10 @@ def _plain(obj):
     return obj
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: unreadable, or from another model or data set."""
+
+
 class TrainingCheckpoint(Callback):
     """Save the whole training state after every epoch and resume from it.
 
@@ -223,7 +227,7 @@ class TrainingCheckpoint(Callback):
         try:
             state = torch.load(path, map_location=net.device, weights_only=True)
         except Exception as exc:
-            raise ValueError(
+            raise CheckpointError(
                 f"Cannot resume from checkpoint {str(path)!r}: it is not a readable "
                 f"skspecrep checkpoint ({exc}). Delete it to train anew."
             ) from exc
@@ -234,13 +238,13 @@ class TrainingCheckpoint(Callback):
                 for k in set(saved) | set(self.fingerprint)
                 if saved.get(k) != self.fingerprint.get(k)
             )
-            raise ValueError(
+            raise CheckpointError(
                 f"Checkpoint {str(path)!r} was written by a different model or data set "
                 f"({', '.join(changed) or 'format'} differ); delete it or choose another "
                 "checkpoint file to train anew."
             )
         if not torch.equal(state["module"]["offset"].to(net.device), net.module_.offset):
-            raise ValueError(
+            raise CheckpointError(
                 f"Checkpoint {str(path)!r} was written while training on other spectra "
                 "(their mean spectrum differs); delete it or choose another checkpoint file."
             )

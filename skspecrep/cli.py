@@ -1,26 +1,45 @@
-"""Command line: ``skspecrep demo``.
+"""Command line: ``skspecrep demo``, ``skspecrep fit`` and ``skspecrep analyze``.
 
 The CLI is the only layer that prints; estimators stay silent unless asked.
+Input problems (missing files, unreadable spectra, label tables that do not
+match) end with one clear line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import os
+import pickle
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
 
 from . import (
-    InformativeDimensionSelector,
     LatentCorrelationScorer,
+    MedianNormalizer,
     SpectralAutoencoder,
     __version__,
 )
+from ._skorch import CheckpointError
 from .datasets import make_stellar_spectra
+from .io import SpectrumReadError, read_spectra
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
+_LIST_SUFFIXES = {".txt", ".lst", ".list"}
+_EXIT_INPUT, _EXIT_INTERRUPTED = 2, 130
+
+
+class InputError(Exception):
+    """A problem with what the user gave: reported in one line, exit status 2."""
+
+
+# --------------------------------------------------------------------- parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,37 +48,268 @@ def build_parser() -> argparse.ArgumentParser:
         description="Unsupervised representation learning for large sets of 1-D spectra.",
     )
     parser.add_argument("--version", action="version", version=f"skspecrep {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     demo = commands.add_parser(
         "demo",
         help="train on built-in synthetic spectra and show what the latents learned",
         description=(
             "Generate synthetic stellar spectra with known Teff, logg, [M/H], radial "
             "velocity and vsini; train a SpectralAutoencoder without labels; report the "
-            "information per latent, the held-out reconstruction against PCA, and which "
-            "latent tracks each factor."
+            "information per latent, the held-out reconstruction against PCA, which "
+            "latent tracks each factor, and write the HTML report."
         ),
     )
     demo.add_argument("--n-spectra", type=int, default=3000, help="training spectra (default 3000)")
     demo.add_argument(
         "--n-pixels", type=int, default=2048, help="pixels per spectrum (default 2048)"
     )
-    demo.add_argument("--n-components", type=int, default=8, help="bottleneck width (default 8)")
-    demo.add_argument("--epochs", type=int, default=40, help="training epochs (default 40)")
-    demo.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
+    demo.add_argument("--snr", type=float, default=100.0, help="signal-to-noise (default 100)")
+    _model_options(demo, n_components=8, epochs=40, lr=2e-3)
     demo.add_argument(
-        "--snr", type=float, default=100.0, help="signal-to-noise ratio (default 100)"
+        "--output",
+        type=Path,
+        default=Path("skspecrep-output/demo"),
+        help="folder for the report (default skspecrep-output/demo)",
     )
-    demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common_options(demo)
+
+    fit = commands.add_parser(
+        "fit",
+        help="train a model on your spectra and write it, the codes and a report",
+        description=(
+            "Train a SpectralAutoencoder on spectra from FITS files or an array on disk. "
+            "The output folder receives model.pkl, codes.npy, codes.csv and the report. "
+            "The training state is saved after every epoch (checkpoint.pt): if a run is "
+            "interrupted, running the same command again resumes it where it stopped."
+        ),
+    )
+    _spectra_arguments(fit)
+    _model_options(fit, n_components=16, epochs=50, lr=1e-3)
+    fit.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="spectra held out for early stopping; 0 trains on all (default 0.1)",
+    )
+    fit.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    fit.add_argument(
+        "--restart", action="store_true", help="discard a checkpoint in the output folder"
+    )
+    _common_options(fit)
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="encode spectra with a saved model and write the codes and a report",
+        description=(
+            "Apply a model written by 'skspecrep fit' to spectra (the same preprocessing is "
+            "applied), write codes.npy and codes.csv and the report; with labels, measure "
+            "how strongly each latent tracks each of them."
+        ),
+    )
+    analyze.add_argument("model", type=Path, help="model.pkl written by 'skspecrep fit'")
+    _spectra_arguments(analyze)
+    analyze.add_argument(
+        "--random-state", type=int, default=0, help="seed of the bootstrap (default 0)"
+    )
+    _common_options(analyze)
     return parser
 
 
+def _spectra_arguments(parser):
+    parser.add_argument(
+        "spectra",
+        help=(
+            "FITS files as a glob ('data/*.fits', quoted) or a single file; a text file "
+            "listing one FITS path per line (.txt, .lst, .list); or a .npy array of shape "
+            "(n_spectra, n_pixels)"
+        ),
+    )
+    parser.add_argument(
+        "--output", type=Path, required=True, help="folder for the results (created if missing)"
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        help="CSV of known labels (e.g. teff, logg), one row per spectrum, to score the latents",
+    )
+    parser.add_argument(
+        "--id-column",
+        help=(
+            "column of --labels holding each spectrum's file name (or row number for .npy "
+            "input), to match rows to spectra instead of relying on their order"
+        ),
+    )
+    parser.add_argument(
+        "--wavelength",
+        type=Path,
+        help="for .npy spectra: a .npy of the wavelength of each pixel, for the figures",
+    )
+    parser.add_argument(
+        "--normalize",
+        choices=["median", "none"],
+        default=None,
+        help="divide each spectrum by its median (default for FITS input) or not "
+        "(default for .npy input)",
+    )
+
+
+def _model_options(parser, *, n_components, epochs, lr):
+    parser.add_argument(
+        "--n-components",
+        type=int,
+        default=n_components,
+        help=f"bottleneck width (default {n_components})",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})"
+    )
+    parser.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
+    parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr:g})")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+
+
+def _common_options(parser):
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+# ---------------------------------------------------------------------- input
+
+
+def load_spectra(spec: str, *, wavelength_file=None, normalize=None, quiet=False):
+    """Spectra, their wavelength grid (or None), ids and the preprocessing to apply."""
+    path = Path(spec)
+    if path.suffix == ".npy":
+        if not path.is_file():
+            raise InputError(f"{spec}: no such file.")
+        try:
+            X = np.load(path, mmap_mode="r")
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{spec}: not a readable .npy array ({exc}).") from None
+        if X.ndim != 2 or not np.issubdtype(X.dtype, np.floating):
+            raise InputError(
+                f"{spec}: expected a float array of shape (n_spectra, n_pixels); "
+                f"got {X.dtype} of shape {X.shape}."
+            )
+        wavelength = None
+        if wavelength_file is not None:
+            wavelength = _load_wavelength(wavelength_file, X.shape[1])
+        ids = np.arange(len(X)).astype(str)
+        normalize = normalize or "none"
+    else:
+        if wavelength_file is not None:
+            raise InputError("--wavelength is for .npy input; FITS files carry their own grid.")
+        files = _fits_files(spec)
+        try:
+            spectra = read_spectra(files, progress=not quiet)
+        except SpectrumReadError as exc:
+            raise InputError(str(exc)) from None
+        X, wavelength = spectra.flux, spectra.wavelength
+        ids = np.array([os.path.basename(p) for p in spectra.meta["path"]])
+        normalize = normalize or "median"
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum())} of {len(X)} spectra have NaN or infinite pixels (e.g. "
+            f"{ids[np.argmax(bad)]}): outside a file's wavelength coverage, or bad values. "
+            "Trim the grid or drop those spectra."
+        )
+    steps = [("normalize", MedianNormalizer())] if normalize == "median" else []
+    return np.asarray(X), wavelength, ids, steps
+
+
+def _load_wavelength(path: Path, n_pixels: int) -> np.ndarray:
+    try:
+        wavelength = np.load(path)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"--wavelength {path}: not a readable .npy array ({exc}).") from None
+    if wavelength.shape != (n_pixels,):
+        raise InputError(
+            f"--wavelength {path} has shape {wavelength.shape}; the spectra have {n_pixels} pixels."
+        )
+    return wavelength
+
+
+def _fits_files(spec: str) -> list[str]:
+    path = Path(spec)
+    if path.suffix.lower() in _LIST_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"{spec}: no such list file.")
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        files = [
+            str(p if Path(p).is_absolute() else path.parent / p)
+            for p in lines
+            if p and not p.startswith("#")
+        ]
+        if not files:
+            raise InputError(f"{spec} lists no files.")
+    elif glob.has_magic(spec):
+        files = sorted(glob.glob(spec))
+        if not files:
+            raise InputError(f"No files match {spec!r}.")
+    else:
+        files = [spec]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise InputError(f"No such file: {missing[0]}{more}.")
+    return files
+
+
+def load_labels(path: Path, ids: np.ndarray, id_column: str | None) -> pd.DataFrame:
+    """Numeric label columns in the order of the spectra."""
+    if not path.is_file():
+        raise InputError(f"--labels {path}: no such file.")
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"--labels {path}: not a readable CSV table ({exc}).") from None
+    if id_column is not None:
+        if id_column not in table.columns:
+            raise InputError(
+                f"--labels {path} has no column {id_column!r}; its columns are "
+                f"{list(table.columns)}."
+            )
+        keys = table[id_column].astype(str).map(os.path.basename)
+        if keys.duplicated().any():
+            raise InputError(
+                f"--labels {path}: {id_column} repeats {keys[keys.duplicated()].iloc[0]!r}."
+            )
+        table = table.drop(columns=id_column).set_index(keys)
+        missing = [i for i in ids if i not in table.index]
+        if missing:
+            raise InputError(
+                f"--labels {path} has no row for {len(missing)} of {len(ids)} spectra "
+                f"(e.g. {missing[0]!r})."
+            )
+        table = table.loc[list(ids)].reset_index(drop=True)
+    elif len(table) != len(ids):
+        raise InputError(
+            f"--labels {path} has {len(table)} rows but {len(ids)} spectra were read; give "
+            "--id-column to match rows to spectra by file name."
+        )
+    numeric = table.select_dtypes(include="number")
+    if numeric.shape[1] == 0:
+        raise InputError(f"--labels {path} has no numeric columns to score the latents with.")
+    dropped = [c for c in table.columns if c not in numeric.columns]
+    if dropped:
+        print(f"Labels: not numeric, not scored: {', '.join(map(str, dropped))}")
+    constant = [c for c in numeric.columns if numeric[c].nunique(dropna=True) < 2]
+    if constant:
+        print(f"Labels: constant, not scored: {', '.join(map(str, constant))}")
+        numeric = numeric.drop(columns=constant)
+    if numeric.shape[1] == 0:
+        raise InputError(f"--labels {path} has no numeric column that varies.")
+    return numeric.astype(float)
+
+
+# ------------------------------------------------------------------- commands
+
+
 def run_demo(args: argparse.Namespace) -> int:
-    for name in ("n_spectra", "n_pixels", "n_components", "epochs"):
-        if getattr(args, name) < 1:
-            print(f"skspecrep demo: --{name.replace('_', '-')} must be at least 1", file=sys.stderr)
-            return 2
+    _check_positive(args, "n_spectra", "n_pixels", "n_components", "epochs", "batch_size")
     n_test = max(200, args.n_spectra // 5)
     print(
         f"Generating {args.n_spectra} + {n_test} synthetic spectra of {args.n_pixels} pixels "
@@ -72,26 +322,16 @@ def run_demo(args: argparse.Namespace) -> int:
         random_state=args.random_state,
     )
     X_train, X_test = X[: args.n_spectra], X[args.n_spectra :]
-    y_test = labels.iloc[args.n_spectra :]
+    y_train, y_test = labels.iloc[: args.n_spectra][FACTORS], labels.iloc[args.n_spectra :]
     print(
         f"  {wavelength[0]:.1f}-{wavelength[-1]:.1f} A; factors drawn independently: "
         + ", ".join(FACTORS)
     )
-
-    ae = SpectralAutoencoder(
-        n_components=args.n_components,
-        max_epochs=args.epochs,
-        beta=args.beta,
-        lr=2e-3,
-        validation_fraction=0.1,
-        random_state=args.random_state,
-        verbose=0 if args.quiet else 1,
-    )
+    ae = _autoencoder(args, validation_fraction=0.1)
     start = time.perf_counter()
     ae.fit(X_train)
-    seconds = time.perf_counter() - start
     print(
-        f"\nTrained {ae.n_iter_} epochs in {seconds:.0f} s "
+        f"\nTrained {ae.n_iter_} epochs in {time.perf_counter() - start:.0f} s "
         f"(best validation epoch {ae.best_epoch_})."
     )
 
@@ -100,19 +340,159 @@ def run_demo(args: argparse.Namespace) -> int:
     pca = PCA(n_components=args.n_components, random_state=args.random_state).fit(X_train)
     pca_recon = pca.inverse_transform(pca.transform(X_test))
     noise = np.median(np.abs(np.diff(X_test, axis=1))) / (np.sqrt(2) * 0.6745)
-    print("\nHeld-out reconstruction, mean absolute error per pixel:")
     k = args.n_components
-    rows = [
+    print("\nHeld-out reconstruction, mean absolute error per pixel:")
+    for name, err in [
         ("mean spectrum only", np.abs(X_test - ae.mean_).mean()),
         (f"PCA, {k} components", np.abs(X_test - pca_recon).mean()),
         (f"SpectralAutoencoder, {k} latents", np.abs(X_test - recon).mean()),
-    ]
-    for name, err in rows:
+    ]:
         print(f"  {name:<32} {err:.5f}")
     print(f"  (noise level: sigma ~ {noise:.5f}, mean |noise| ~ {0.798 * noise:.5f})")
 
-    # Both criteria on the held-out codes; the KL one reads the posterior variances.
-    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X_test)
+    # The labels never reached training, so the training codes can be analysed
+    # (as in the paper); the held-out spectra then give an honest score.
+    results = _analyse(
+        ae, X_train, y_train, wavelength, args, title="skspecrep demo: synthetic spectra"
+    )
+    scorer = results["scorer"]
+    names = [f"z{j}" for j in range(k)]
+    score = scorer.score(pd.DataFrame(Z, columns=names), y_test[FACTORS])
+    print(
+        f"\nPhysics score on held-out spectra (mean coefficient of the best latents): {score:.2f}"
+    )
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    _check_positive(args, "n_components", "epochs", "batch_size")
+    if not 0 <= args.validation_fraction < 1:
+        raise InputError(
+            f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
+        )
+    X, wavelength, ids, steps = load_spectra(
+        args.spectra, wavelength_file=args.wavelength, normalize=args.normalize, quiet=args.quiet
+    )
+    labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    out = _output_dir(args.output)
+    checkpoint = out / "checkpoint.pt"
+    if args.restart:
+        checkpoint.unlink(missing_ok=True)
+    elif checkpoint.exists():
+        print(f"Resuming from {checkpoint} (--restart trains anew).")
+    pre = Pipeline(steps) if steps else None
+    X_model = X if pre is None else pre.fit_transform(X)
+    ae = _autoencoder(
+        args,
+        validation_fraction=args.validation_fraction or None,
+        checkpoint=checkpoint,
+        device=args.device,
+    )
+    print(f"Training on {X.shape[0]} spectra of {X.shape[1]} pixels ...")
+    start = time.perf_counter()
+    try:
+        ae.fit(X_model)
+    except CheckpointError as exc:
+        raise InputError(f"{exc} Or pass --restart.") from None
+    if "train_loss" not in ae.history_[-1]:
+        print(
+            f"\nInterrupted during epoch {ae.n_iter_}; the first {ae.n_iter_ - 1} are saved "
+            f"in {checkpoint}. Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return _EXIT_INTERRUPTED
+    print(
+        f"Trained {ae.n_iter_} epochs ({time.perf_counter() - start:.0f} s in this run; "
+        f"weights of epoch {ae.best_epoch_} kept)."
+    )
+    model = Pipeline([*steps, ("autoencoder", ae)])
+    with open(out / "model.pkl", "wb") as f:
+        pickle.dump(model, f)
+    print(f"Model: {out / 'model.pkl'}")
+    _write_codes(ae, X_model, ids, out)
+    _analyse(ae, X_model, labels, wavelength, args, title=f"skspecrep fit: {args.spectra}")
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    if not args.model.is_file():
+        raise InputError(f"{args.model}: no such model file.")
+    try:
+        with open(args.model, "rb") as f:
+            model = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+        raise InputError(f"{args.model}: not a model written by 'skspecrep fit' ({exc}).") from None
+    if not isinstance(model, Pipeline) or not isinstance(model[-1], SpectralAutoencoder):
+        raise InputError(f"{args.model}: not a model written by 'skspecrep fit'.")
+    if args.normalize is not None:
+        raise InputError(
+            "--normalize is set by the model: 'analyze' applies the preprocessing it was "
+            "trained with."
+        )
+    X, wavelength, ids, _ = load_spectra(
+        args.spectra, wavelength_file=args.wavelength, normalize="none", quiet=args.quiet
+    )
+    ae = model[-1]
+    if X.shape[1] != ae.n_features_in_:
+        raise InputError(
+            f"The spectra have {X.shape[1]} pixels but the model was trained on "
+            f"{ae.n_features_in_}; put them on the same grid first."
+        )
+    labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    out = _output_dir(args.output)
+    X_model = model[:-1].transform(X) if len(model) > 1 else X
+    _write_codes(ae, X_model, ids, out)
+    _analyse(ae, X_model, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}")
+    return 0
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _check_positive(args, *names):
+    for name in names:
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
+
+
+def _output_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--output {path} exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _autoencoder(args, **extra) -> SpectralAutoencoder:
+    return SpectralAutoencoder(
+        n_components=args.n_components,
+        max_epochs=args.epochs,
+        beta=args.beta,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+        **extra,
+    )
+
+
+def _write_codes(ae, X, ids, out: Path):
+    mean, log_var = ae.encode(X)
+    np.save(out / "codes.npy", mean)
+    table = pd.DataFrame(mean, columns=[f"z{j}" for j in range(mean.shape[1])])
+    sigma = pd.DataFrame(np.exp(0.5 * log_var), columns=[f"sigma_{z}" for z in table.columns])
+    table.insert(0, "spectrum", ids)
+    pd.concat([table, sigma], axis=1).to_csv(out / "codes.csv", index=False)
+    print(f"Codes: {out / 'codes.npy'} and {out / 'codes.csv'} (with posterior sigmas)")
+
+
+def _analyse(ae, X, labels, wavelength, args, *, title) -> dict:
+    """Select, score, print the summary and write the report."""
+    from ._selection import InformativeDimensionSelector
+
+    names = [f"z{j}" for j in range(ae.n_components)]
+    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
+    Z = pd.DataFrame(ae.transform(X), columns=names)
+    k = ae.n_components
     print(
         f"\nInformative latents: {selector.kl_support_.sum()} of {k} by KL "
         f"(threshold {selector.kl_threshold_:.3g} nats), {selector.mad_support_.sum()} by MAD "
@@ -123,41 +503,68 @@ def run_demo(args: argparse.Namespace) -> int:
         f"Independently informative: {selector.n_independent_} "
         f"(selected latents sharing more than {selector.redundancy} nats count once)."
     )
+    scorer = None
+    if labels is not None:
+        scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
+        scorer.fit(Z, labels)
+        _print_label_table(ae, selector, scorer)
+    if not args.no_report:
+        from .report import write_report
 
-    # The labels never reached training, so the training codes can be analysed
-    # (as in the paper); the held-out spectra then give an honest score.
-    scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
-    scorer.fit(ae.transform(X_train), labels.iloc[: args.n_spectra][FACTORS])
+        print("\nWriting the report ...")
+        report = write_report(
+            args.output,
+            ae,
+            X,
+            labels,
+            wavelength=wavelength,
+            selector=selector,
+            scorer=scorer,
+            title=title,
+            random_state=args.random_state,
+        )
+        print(f"Report: {report.html} (figures, summary.json and CSV tables beside it)")
+    return {"selector": selector, "scorer": scorer}
+
+
+def _print_label_table(ae, selector, scorer):
+    labels = list(scorer.label_names_)
     r = scorer.information_coefficient_
-    print(f"\nHow strongly each latent tracks each true factor ({args.n_spectra} spectra):")
+    print(
+        f"\nHow strongly each latent tracks each label ({scorer.n_samples_per_label_.max()} "
+        "spectra):"
+    )
     print("  information coefficient sqrt(1 - exp(-2 MI)), 0 = none, 1 = all; * informative")
-    print("  latent   KL    " + " ".join(f"{f[:11]:>11}" for f in FACTORS))
-    for j in np.argsort(-ae.component_kl_):
+    print("  latent   KL    " + " ".join(f"{str(f)[:11]:>11}" for f in labels))
+    for j in np.argsort(-selector.kl_):
         mark = "*" if selector.kl_support_[j] else " "
         cells = " ".join(f"{v:11.2f}" for v in r[j])
-        print(f"  {mark}z{j:<5} {ae.component_kl_[j]:5.2f}  {cells}")
-    report = scorer.report()
-    print("\nBest latent per factor (MI by KSG, +- bootstrap spread):")
-    for row, j in zip(report.itertuples(), scorer.best_latent_):
+        print(f"  {mark}z{j:<5} {selector.kl_[j]:5.2f}  {cells}")
+    print("\nBest latent per label (MI by KSG, +- bootstrap spread):")
+    for row, j in zip(scorer.report().itertuples(), scorer.best_latent_):
         verdict = "top at every binning" if row.paper_criterion else "not top at every binning"
         collapsed = "" if selector.kl_support_[j] else ", a collapsed latent"
         print(
             f"  {row.label:<16} z{j:<3} MI = {row.mi:.2f} +- {row.mi_std:.2f} "
             f"nats  (coefficient {row.information_coefficient:.2f}; {verdict}{collapsed})"
         )
-    score = scorer.score(Z, y_test[FACTORS])
-    print(
-        f"\nPhysics score on held-out spectra (mean coefficient of the best latents): {score:.2f}"
-    )
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skspecrep`` command."""
     args = build_parser().parse_args(argv)
-    if args.command == "demo":
-        return run_demo(args)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    run = {"demo": run_demo, "fit": run_fit, "analyze": run_analyze}[args.command]
+    try:
+        return run(args)
+    except InputError as exc:
+        print(f"skspecrep {args.command}: error: {exc}", file=sys.stderr)
+        return _EXIT_INPUT
+    except FloatingPointError as exc:
+        print(f"skspecrep {args.command}: training failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\nskspecrep {args.command}: interrupted.", file=sys.stderr)
+        return _EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

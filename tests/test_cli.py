@@ -1,33 +1,236 @@
-"""The skspecrep command line."""
+"""The skspecrep command line: demo, fit (with resume), analyze, and its errors."""
 
+import json
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
 import pytest
+from astropy.io import fits
 
 from skspecrep.cli import main
+from skspecrep.datasets import make_stellar_spectra
+
+FAST = ["--epochs", "2", "--n-components", "3", "--quiet"]
 
 
-def test_demo_prints_a_real_summary(capsys):
-    code = main(["demo", "--n-spectra", "300", "--n-pixels", "256", "--epochs", "3", "--quiet"])
-    out = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """200 spectra of 128 pixels as .npy, their grid, and a labels CSV."""
+    folder = tmp_path_factory.mktemp("synthetic")
+    X, labels, wave = make_stellar_spectra(200, n_pixels=128, random_state=0)
+    np.save(folder / "X.npy", X.astype(np.float32))
+    np.save(folder / "wave.npy", wave)
+    labels.to_csv(folder / "labels.csv", index=False)
+    return folder, X, labels, wave
+
+
+@pytest.fixture(scope="module")
+def fits_folder(tmp_path_factory, synthetic):
+    """The first 40 synthetic spectra as s1d FITS files on a linear grid."""
+    _, X, labels, _ = synthetic
+    folder = tmp_path_factory.mktemp("fits")
+    for i in range(40):
+        header = fits.Header({"CRVAL1": 5000.0, "CDELT1": 0.05, "OBJECT": f"star {i}"})
+        fits.PrimaryHDU((X[i] * 1000).astype(np.float32), header).writeto(
+            folder / f"s1d_{i:03d}.fits"
+        )
+    table = labels.iloc[:40].assign(file=[f"s1d_{i:03d}.fits" for i in range(40)])
+    table.iloc[::-1].to_csv(folder / "labels.csv", index=False)  # reversed: match by name
+    return folder
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# ------------------------------------------------------------------- demo
+
+
+def test_demo_prints_a_real_summary_and_writes_the_report(capsys, tmp_path):
+    code, out, _ = run(
+        capsys, "demo", "--n-spectra", "300", "--n-pixels", "256", "--epochs", "3",
+        "--quiet", "--output", tmp_path,
+    )  # fmt: skip
     assert code == 0
     assert "Trained 3 epochs" in out
     assert "PCA, 8 components" in out
     assert "Informative latents:" in out and "by KL" in out and "by MAD" in out
     assert "Physics score on held-out spectra" in out
-    best = out.split("Best latent per factor")[1]
+    best = out.split("Best latent per label")[1]
     for factor in ("teff", "logg", "metallicity", "radial_velocity", "vsini"):
         assert factor in best
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 8
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_spectra"] == 300 and summary["n_components"] == 8
+    assert set(summary["labels"]) == {"teff", "logg", "metallicity", "radial_velocity", "vsini"}
 
 
-def test_demo_rejects_nonsense_sizes(capsys):
-    assert main(["demo", "--epochs", "0"]) == 2
-    assert "--epochs must be at least 1" in capsys.readouterr().err
+def test_nonsense_sizes_fail_with_a_message(capsys):
+    code, _, err = run(capsys, "demo", "--epochs", "0")
+    assert code == 2
+    assert "--epochs must be at least 1" in err
 
 
-def test_help_lists_the_demo(capsys):
+def test_help_lists_every_command(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
-    assert "demo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for command in ("demo", "fit", "analyze"):
+        assert command in out
+    for command in ("demo", "fit", "analyze"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "usage: skspecrep " + command in capsys.readouterr().out
+
+
+# ------------------------------------------------------------- fit, analyze
+
+
+def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
+    capsys, tmp_path, synthetic
+):
+    folder, X, labels, _ = synthetic
+    out = tmp_path / "run"
+    code, stdout, _ = run(
+        capsys, "fit", folder / "X.npy", "--wavelength", folder / "wave.npy",
+        "--labels", folder / "labels.csv", "--output", out, *FAST,
+    )  # fmt: skip
+    assert code == 0, stdout
+    assert "constant, not scored: snr" in stdout
+    for name in ("model.pkl", "codes.npy", "codes.csv", "checkpoint.pt", "report.html",
+                 "summary.json", "latents.csv", "mutual_information.csv"):  # fmt: skip
+        assert (out / name).is_file(), name
+    with open(out / "model.pkl", "rb") as f:
+        model = pickle.load(f)
+    codes = np.load(out / "codes.npy")
+    np.testing.assert_allclose(codes, model.transform(X.astype(np.float32)), rtol=1e-6)
+    table = pd.read_csv(out / "codes.csv")
+    assert list(table.columns) == ["spectrum", "z0", "z1", "z2", "sigma_z0", "sigma_z1",
+                                   "sigma_z2"]  # fmt: skip
+    assert (table[["sigma_z0", "sigma_z1", "sigma_z2"]] > 0).all().all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_epochs"] == 2 and "teff" in summary["labels"]
+
+    again = tmp_path / "analysis"
+    code, stdout, _ = run(
+        capsys, "analyze", out / "model.pkl", folder / "X.npy", "--labels",
+        folder / "labels.csv", "--output", again, "--quiet",
+    )  # fmt: skip
+    assert code == 0, stdout
+    np.testing.assert_array_equal(np.load(again / "codes.npy"), codes)
+    assert (again / "report.html").is_file()
+
+
+def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(capsys, tmp_path, synthetic):
+    folder = synthetic[0]
+    base = [folder / "X.npy", "--n-components", "3", "--quiet", "--no-report"]
+    assert run(capsys, "fit", *base, "--output", tmp_path / "straight", "--epochs", "4")[0] == 0
+    # An interrupted run is one whose checkpoint holds fewer epochs than asked for.
+    assert run(capsys, "fit", *base, "--output", tmp_path / "resumed", "--epochs", "2")[0] == 0
+    code, out, _ = run(capsys, "fit", *base, "--output", tmp_path / "resumed", "--epochs", "4")
+    assert code == 0
+    assert "Resuming from" in out and "Trained 4 epochs" in out
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resumed" / "codes.npy"), np.load(tmp_path / "straight" / "codes.npy")
+    )
+    # Another bottleneck cannot continue this checkpoint, and says how to start over.
+    code, _, err = run(
+        capsys, "fit", folder / "X.npy", "--n-components", "4", "--epochs", "1", "--quiet",
+        "--no-report", "--output", tmp_path / "resumed",
+    )  # fmt: skip
+    assert code == 2 and "n_components differ" in err and "--restart" in err
+    code, _, _ = run(
+        capsys, "fit", folder / "X.npy", "--n-components", "4", "--epochs", "1", "--quiet",
+        "--no-report", "--output", tmp_path / "resumed", "--restart",
+    )  # fmt: skip
+    assert code == 0
+
+
+def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
+    capsys, tmp_path, fits_folder
+):
+    pattern = str(fits_folder / "s1d_*.fits")
+    code, out, err = run(
+        capsys, "fit", pattern, "--labels", fits_folder / "labels.csv", "--id-column", "file",
+        "--output", tmp_path / "glob", *FAST,
+    )  # fmt: skip
+    assert code == 0, err
+    codes = pd.read_csv(tmp_path / "glob" / "codes.csv")
+    assert codes["spectrum"].iloc[0] == "s1d_000.fits" and len(codes) == 40
+    mi = pd.read_csv(tmp_path / "glob" / "mutual_information.csv")
+    assert set(mi["label"]) == {"teff", "logg", "metallicity", "radial_velocity", "vsini"}
+    # The labels were reversed in the file; matched by name they follow the spectra.
+    summary = json.loads((tmp_path / "glob" / "summary.json").read_text())
+    assert summary["labels"]["teff"]["n_samples"] == 40
+    listing = tmp_path / "files.txt"
+    names = sorted(os.listdir(fits_folder))
+    listing.write_text(
+        "# the synthetic stars\n"
+        + "\n".join(str(fits_folder / n) for n in names if n.endswith(".fits"))
+    )
+    code, _, err = run(capsys, "fit", listing, "--output", tmp_path / "list", *FAST, "--no-report")
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "list" / "codes.npy"), np.load(tmp_path / "glob" / "codes.npy")
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "{d}/nothing_*.fits", "--output", "{t}"], "No files match"),
+        (["fit", "{d}/missing.npy", "--output", "{t}"], "missing.npy: no such file"),
+        (["fit", "{d}/missing.txt", "--output", "{t}"], "no such list file"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/none.csv", "--output", "{t}"], "no such file"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/short.csv", "--output", "{t}"],
+         "has 10 rows but 200 spectra"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--id-column", "star",
+          "--output", "{t}"], "has no column 'star'"),
+        (["fit", "{d}/X.npy", "--wavelength", "{d}/short.npy", "--output", "{t}"],
+         "the spectra have 128 pixels"),
+        (["fit", "{d}/bad.npy", "--output", "{t}"], "not a readable .npy"),
+        (["fit", "{d}/nan.npy", "--output", "{t}"], "1 of 200 spectra have NaN"),
+        (["fit", "{d}/X.npy", "--output", "{d}/X.npy"], "exists and is not a folder"),
+        (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"], "not a model"),
+        (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_with_a_clear_message_and_status_2(
+    capsys, tmp_path, synthetic, argv, message
+):
+    folder, X, labels, _ = synthetic
+    labels.iloc[:10].to_csv(tmp_path / "short.csv", index=False)
+    np.save(tmp_path / "short.npy", np.arange(5.0))
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    X_nan = X.copy()
+    X_nan[7, 3] = np.nan
+    np.save(tmp_path / "nan.npy", X_nan)
+    for name in ("X.npy", "labels.csv"):
+        (tmp_path / name).symlink_to(folder / name)
+    argv = [a.format(d=tmp_path, t=tmp_path / "out") for a in argv]
+    extra = ["--epochs", "1"] if argv[0] == "fit" else []
+    code, _, err = run(capsys, *argv, *extra, "--quiet")
+    assert code == 2
+    assert message in err
+    assert err.startswith(f"skspecrep {argv[0]}: error:")
+
+
+def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):
+    folder = synthetic[0]
+    assert run(capsys, "fit", folder / "X.npy", "--output", tmp_path, *FAST, "--no-report")[0] == 0
+    np.save(tmp_path / "wide.npy", np.ones((5, 64), dtype=np.float32))
+    code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", tmp_path / "wide.npy",
+                       "--output", tmp_path / "a", "--quiet")  # fmt: skip
+    assert code == 2 and "64 pixels but the model was trained on 128" in err
+
+
+# --------------------------------------------------------------- examples
 
 
 def test_gallery_examples_run(monkeypatch):
