@@ -58,7 +58,8 @@ def latent_traversal(
         With keys:
 
         - ``latents``, ndarray of int, shape (n_latents,): the traversed latents;
-        - ``values``, ndarray of shape (n_latents, n_steps): each latent's values;
+        - ``latent_values``, ndarray of shape (n_latents, n_steps): each latent's
+          values;
         - ``spectra``, ndarray of shape (n_latents, n_steps, n_features): the
           decoded spectra;
         - ``reference``, ndarray of shape (n_components,): the starting code;
@@ -102,7 +103,8 @@ def latent_traversal(
         from scipy.stats import norm
 
         n_components = getattr(estimator, "n_components", None)
-        if not isinstance(n_components, Integral):
+        # Only a VAE has a prior to traverse; PCA scores have no common scale.
+        if not hasattr(estimator, "encode") or not isinstance(n_components, Integral):
             raise ValueError(
                 f"X=None traverses the prior of an autoencoder; pass spectra X to "
                 f"traverse {type(estimator).__name__}."
@@ -135,7 +137,7 @@ def latent_traversal(
     amplitude = np.ptp(spectra, axis=1).max(axis=1)
     return Bunch(
         latents=chosen,
-        values=values,
+        latent_values=values,
         spectra=spectra,
         reference=center,
         reference_spectrum=decoded[0],

@@ -496,7 +496,7 @@ def plot_latent_traversal(traversal, *, wavelength=None, axes=None):
     axes = _panels(axes, len(traversal["latents"]), (8.0, 1.8), column=True, per="latent")
     colours = _pyplot().get_cmap("viridis")(np.linspace(0, 0.9, spectra.shape[1]))
     for ax, k, curves, values, amp in zip(
-        axes, traversal["latents"], spectra, traversal["values"], traversal["amplitude"]
+        axes, traversal["latents"], spectra, traversal["latent_values"], traversal["amplitude"]
     ):
         for curve, colour in zip(curves, colours):
             ax.plot(x, curve - traversal["reference_spectrum"], color=colour, lw=0.7)

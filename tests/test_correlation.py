@@ -318,3 +318,21 @@ def test_bad_input_is_refused_clearly(call, match):
 def test_unfitted_use_raises():
     with pytest.raises(NotFittedError):
         LatentCorrelationScorer().report()
+
+
+def test_mutual_info_gap_is_high_for_one_holder_and_zero_for_a_shared_label():
+    rng = np.random.RandomState(0)
+    y = rng.uniform(size=4000)
+    noise = rng.normal(size=(4000, 2))
+    alone = LatentCorrelationScorer(bins=[20], n_bootstrap=0).fit(
+        np.column_stack([y, noise[:, 0]]), y
+    )
+    # A latent equal to the label holds all of its binned entropy; noise almost none.
+    assert alone.mi_entropy_normalized_[0, 0, 0] == pytest.approx(1.0)
+    assert alone.mutual_info_gap_[0, 0] > 0.95
+    shared = LatentCorrelationScorer(bins=[20], n_bootstrap=0).fit(
+        np.column_stack([y, 2 * y + 1, noise[:, 1]]), y
+    )
+    assert shared.mutual_info_gap_[0, 0] == pytest.approx(0.0, abs=1e-12)
+    single = LatentCorrelationScorer(bins=[5, 20], n_bootstrap=0).fit(y[:, None], y)
+    np.testing.assert_allclose(single.mutual_info_gap_[:, 0], 1.0)

@@ -130,3 +130,66 @@ def test_missing_matplotlib_gives_an_install_hint(analysis, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"skspecrep\[plot\]"):
         plot_informative_dimensions(selector)
+
+
+# ------------------------------------------- training, reconstruction, traversal
+
+
+def test_training_history_draws_the_recorded_losses(spectra):
+    from skspecrep import SpectralAutoencoder
+    from skspecrep.plotting import plot_training_history
+
+    ae = SpectralAutoencoder(2, max_epochs=3, validation_fraction=0.25, random_state=0)
+    ae.fit(spectra[0])
+    ax = plot_training_history(ae)
+    train, valid = ax.get_lines()[:2]
+    np.testing.assert_allclose(train.get_ydata(), ae.history_[:, "train_loss"])
+    np.testing.assert_allclose(valid.get_ydata(), ae.history_[:, "valid_loss"])
+    assert ax.get_lines()[2].get_xdata()[0] == ae.best_epoch_
+
+
+def test_reconstructions_show_data_model_and_residual():
+    from sklearn.decomposition import PCA
+
+    from skspecrep.plotting import plot_reconstructions
+
+    X = np.random.RandomState(0).normal(1.0, 0.1, size=(30, 16))
+    pca = PCA(n_components=3).fit(X)
+    wave = np.linspace(5000, 5010, 16)
+    axes = plot_reconstructions(pca, X, wavelength=wave, n_examples=2)
+    data, model, _ = axes[1].get_lines()
+    np.testing.assert_allclose(data.get_xdata(), wave)
+    np.testing.assert_allclose(data.get_ydata(), X[1])
+    np.testing.assert_allclose(model.get_ydata(), pca.inverse_transform(pca.transform(X[1:2]))[0])
+    with pytest.raises(ValueError, match="16 pixels"):
+        plot_reconstructions(pca, X, wavelength=wave[:5])
+    with pytest.raises(ValueError, match="n_examples=40"):
+        plot_reconstructions(pca, X, n_examples=40)
+
+
+def test_pairwise_mi_shows_the_selector_matrix_and_outlines_redundant_pairs():
+    from skspecrep.plotting import plot_pairwise_mi
+
+    z = np.random.RandomState(0).normal(size=(600, 2))
+    Z = np.column_stack([z, z[:, 0] + 0.05 * z[:, 1]])
+    selector = InformativeDimensionSelector().fit(Z)
+    ax = plot_pairwise_mi(selector)
+    np.testing.assert_allclose(ax.images[0].get_array(), selector.pairwise_mi_)
+    assert len(ax.patches) == 2  # the pair (0, 2), both halves
+
+
+def test_latent_traversal_draws_each_step_relative_to_the_reference():
+    from sklearn.decomposition import PCA
+
+    from skspecrep.inspection import latent_traversal
+    from skspecrep.plotting import plot_latent_traversal
+
+    X = np.random.RandomState(0).normal(1.0, 0.1, size=(50, 20))
+    t = latent_traversal(PCA(n_components=2).fit(X), X, n_steps=4)
+    axes = plot_latent_traversal(t)
+    assert len(axes) == 2
+    for ax, curves in zip(axes, t.spectra):
+        drawn = np.array([line.get_ydata() for line in ax.get_lines()])
+        np.testing.assert_allclose(drawn, curves - t.reference_spectrum)
+    with pytest.raises(ValueError, match="one per latent"):
+        plot_latent_traversal(t, axes=[axes[0]])
