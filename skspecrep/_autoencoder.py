@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 
@@ -376,7 +377,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 chunk_bytes=_chunk_bytes(device),
             )
 
-        with _seeded(seed, device):
+        with _seeded(seed, device), warnings.catch_warnings():
+            # Batches of a read-only memmap become tensors that torch warns
+            # could be written to; training only reads them.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             try:
                 if continuing:
                     net.partial_fit(X_train, y_train)
