@@ -116,8 +116,8 @@ def write_report(
     ...                       wavelength=wave, random_state=0)
     >>> report.html.name, sorted(report.figures)[:3]
     ('report.html', ['best_latent', 'independence', 'informative_mad'])
-    >>> report.results["labels"]["teff"]["best_latent"]
-    'z0'
+    >>> report.results["n_components"], sorted(report.results["labels"])
+    (4, ['teff', 'vsini'])
     """
     plt = plotting._pyplot()
     check_is_fitted(estimator)
