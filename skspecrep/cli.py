@@ -21,6 +21,7 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
 from . import (
+    InformativeDimensionSelector,
     LatentCorrelationScorer,
     MedianNormalizer,
     SpectralAutoencoder,
@@ -291,8 +292,6 @@ def load_labels(path: Path, ids: np.ndarray, id_column: str | None) -> pd.DataFr
             "--id-column to match rows to spectra by file name."
         )
     numeric = table.select_dtypes(include="number")
-    if numeric.shape[1] == 0:
-        raise InputError(f"--labels {path} has no numeric columns to score the latents with.")
     dropped = [c for c in table.columns if c not in numeric.columns]
     if dropped:
         print(f"Labels: not numeric, not scored: {', '.join(map(str, dropped))}")
@@ -301,7 +300,9 @@ def load_labels(path: Path, ids: np.ndarray, id_column: str | None) -> pd.DataFr
         print(f"Labels: constant, not scored: {', '.join(map(str, constant))}")
         numeric = numeric.drop(columns=constant)
     if numeric.shape[1] == 0:
-        raise InputError(f"--labels {path} has no numeric column that varies.")
+        raise InputError(
+            f"--labels {path} has no numeric column that varies, to score the latents with."
+        )
     return numeric.astype(float)
 
 
@@ -353,7 +354,13 @@ def run_demo(args: argparse.Namespace) -> int:
     # The labels never reached training, so the training codes can be analysed
     # (as in the paper); the held-out spectra then give an honest score.
     results = _analyse(
-        ae, X_train, y_train, wavelength, args, title="skspecrep demo: synthetic spectra"
+        ae,
+        X_train,
+        ae.transform(X_train),
+        y_train,
+        wavelength,
+        args,
+        title="skspecrep demo: synthetic spectra",
     )
     scorer = results["scorer"]
     names = [f"z{j}" for j in range(k)]
@@ -409,8 +416,8 @@ def run_fit(args: argparse.Namespace) -> int:
     with open(out / "model.pkl", "wb") as f:
         pickle.dump(model, f)
     print(f"Model: {out / 'model.pkl'}")
-    _write_codes(ae, X_model, ids, out)
-    _analyse(ae, X_model, labels, wavelength, args, title=f"skspecrep fit: {args.spectra}")
+    codes = _write_codes(ae, X_model, ids, out)
+    _analyse(ae, X_model, codes, labels, wavelength, args, title=f"skspecrep fit: {args.spectra}")
     return 0
 
 
@@ -441,8 +448,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
     out = _output_dir(args.output)
     X_model = model[:-1].transform(X) if len(model) > 1 else X
-    _write_codes(ae, X_model, ids, out)
-    _analyse(ae, X_model, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}")
+    codes = _write_codes(ae, X_model, ids, out)
+    _analyse(
+        ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
+    )
     return 0
 
 
@@ -475,7 +484,8 @@ def _autoencoder(args, **extra) -> SpectralAutoencoder:
     )
 
 
-def _write_codes(ae, X, ids, out: Path):
+def _write_codes(ae, X, ids, out: Path) -> np.ndarray:
+    """Write the codes with their posterior sigmas; return the codes."""
     mean, log_var = ae.encode(X)
     np.save(out / "codes.npy", mean)
     table = pd.DataFrame(mean, columns=[f"z{j}" for j in range(mean.shape[1])])
@@ -483,15 +493,14 @@ def _write_codes(ae, X, ids, out: Path):
     table.insert(0, "spectrum", ids)
     pd.concat([table, sigma], axis=1).to_csv(out / "codes.csv", index=False)
     print(f"Codes: {out / 'codes.npy'} and {out / 'codes.csv'} (with posterior sigmas)")
+    return mean
 
 
-def _analyse(ae, X, labels, wavelength, args, *, title) -> dict:
-    """Select, score, print the summary and write the report."""
-    from ._selection import InformativeDimensionSelector
-
+def _analyse(ae, X, codes, labels, wavelength, args, *, title) -> dict:
+    """Select, score, print the summary and write the report; ``codes`` encode ``X``."""
     names = [f"z{j}" for j in range(ae.n_components)]
     selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
-    Z = pd.DataFrame(ae.transform(X), columns=names)
+    Z = pd.DataFrame(codes, columns=names)
     k = ae.n_components
     print(
         f"\nInformative latents: {selector.kl_support_.sum()} of {k} by KL "
@@ -507,7 +516,7 @@ def _analyse(ae, X, labels, wavelength, args, *, title) -> dict:
     if labels is not None:
         scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
         scorer.fit(Z, labels)
-        _print_label_table(ae, selector, scorer)
+        _print_label_table(selector, scorer)
     if not args.no_report:
         from .report import write_report
 
@@ -527,7 +536,7 @@ def _analyse(ae, X, labels, wavelength, args, *, title) -> dict:
     return {"selector": selector, "scorer": scorer}
 
 
-def _print_label_table(ae, selector, scorer):
+def _print_label_table(selector, scorer):
     labels = list(scorer.label_names_)
     r = scorer.information_coefficient_
     print(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from numbers import Integral
 
 import numpy as np
+from scipy.stats import norm
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -100,8 +101,6 @@ def latent_traversal(
     lo, hi = _check_quantiles(quantiles)
 
     if X is None:
-        from scipy.stats import norm
-
         n_components = getattr(estimator, "n_components", None)
         # Only a VAE has a prior to traverse; PCA scores have no common scale.
         if not hasattr(estimator, "encode") or not isinstance(n_components, Integral):

@@ -151,7 +151,19 @@ def write_report(
     traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
     traversal = latent_traversal(estimator, X, latents=traversed)
 
-    sections = []  # (heading, explanation, figure name or None, html table or None)
+    latent_table = pd.DataFrame(
+        {
+            "latent": names,
+            "mad": selector.mad_,
+            "informative_mad": selector.mad_support_,
+            "kl": selector.kl_ if selector.kl_ is not None else np.nan,
+            "informative_kl": selector.kl_support_ if selector.kl_ is not None else np.nan,
+            "traversal_amplitude": np.nan,
+        }
+    )
+    latent_table.loc[traversal.latents, "traversal_amplitude"] = traversal.amplitude
+
+    sections = []  # (heading, explanation, figure name(s), html table or "")
     figures = {}
 
     def save(name, fig):
@@ -171,12 +183,13 @@ def write_report(
                 "Training",
                 "Objective per spectrum (reconstruction error plus beta times KL) by epoch.",
                 "training",
+                "",
             )
         )
     axes = plotting.plot_reconstructions(estimator, X, wavelength=wavelength, n_examples=n_examples)
     images["reconstructions"] = save("reconstructions", axes[0].figure)
     sections.append(
-        ("Reconstructions", "The first spectra, decoded from their codes.", "reconstructions")
+        ("Reconstructions", "The first spectra, decoded from their codes.", "reconstructions", "")
     )
     for criterion in ("mad", "kl"):
         if criterion == "kl" and selector.kl_ is None:
@@ -195,6 +208,7 @@ def write_report(
             f"{int(support.sum())} of {Z.shape[1]} latents informative by "
             f"{selector.criterion.upper()}.{agree}",
             [k for k in ("informative_mad", "informative_kl") if k in images],
+            latent_table.to_html(index=False, float_format="{:.4g}".format),
         )
     )
     if support.sum() >= 1:
@@ -206,6 +220,7 @@ def write_report(
                 f"{selector.redundancy} nats (outlined) count once: "
                 f"{selector.n_independent_} independent.",
                 "independence",
+                "",
             )
         )
     if scorer is not None:
@@ -221,6 +236,7 @@ def write_report(
                 "normalised by its maximum (the paper's figure); then each label against "
                 "the latent that tracks it best.",
                 ["mi_heatmap", "best_latent"],
+                scorer.report().to_html(index=False, float_format="{:.3f}".format),
             )
         )
     axes = plotting.plot_latent_traversal(traversal, wavelength=wavelength)
@@ -231,20 +247,10 @@ def write_report(
             "Each informative latent moved from its 2nd to its 98th percentile, the "
             "others held at the median code: decoded spectrum minus the typical one.",
             "traversal",
+            "",
         )
     )
 
-    latent_table = pd.DataFrame(
-        {
-            "latent": names,
-            "mad": selector.mad_,
-            "informative_mad": selector.mad_support_,
-            "kl": selector.kl_ if selector.kl_ is not None else np.nan,
-            "informative_kl": selector.kl_support_ if selector.kl_ is not None else np.nan,
-            "traversal_amplitude": np.nan,
-        }
-    )
-    latent_table.loc[traversal.latents, "traversal_amplitude"] = traversal.amplitude
     results = _results(estimator, X, selector, scorer, is_autoencoder, names)
     paths = Bunch(
         html=out / "report.html",
@@ -255,13 +261,11 @@ def write_report(
         results=results,
     )
     latent_table.to_csv(paths.latents, index=False)
-    label_html = ""
     if scorer is not None:
         paths.mutual_information = out / "mutual_information.csv"
         scorer.report(per="pair").to_csv(paths.mutual_information, index=False)
-        label_html = scorer.report().to_html(index=False, float_format="{:.3f}".format)
     paths.summary.write_text(json.dumps(results, indent=2))
-    paths.html.write_text(_page(title, results, sections, images, latent_table, label_html))
+    paths.html.write_text(_page(title, results, sections, images))
     return paths
 
 
@@ -310,7 +314,7 @@ def _results(estimator, X, selector, scorer, is_autoencoder, names) -> dict:
     return results
 
 
-def _page(title, results, sections, images, latent_table, label_html) -> str:
+def _page(title, results, sections, images) -> str:
     e = html.escape
     facts = [
         ("spectra", results["n_spectra"]),
@@ -329,12 +333,8 @@ def _page(title, results, sections, images, latent_table, label_html) -> str:
         "<table><tr>" + "".join(f"<th>{e(k)}</th>" for k, _ in facts) + "</tr><tr>",
         "".join(f"<td>{v}</td>" for _, v in facts) + "</tr></table>",
     ]
-    for heading, text, figs in sections:
-        parts.append(f"<h2>{e(heading)}</h2><p class='note'>{e(text)}</p>")
-        if heading == "Informative latents":
-            parts.append(latent_table.to_html(index=False, float_format="{:.4g}".format))
-        if heading == "Labels" and label_html:
-            parts.append(label_html)
+    for heading, text, figs, table in sections:
+        parts.append(f"<h2>{e(heading)}</h2><p class='note'>{e(text)}</p>{table}")
         for name in [figs] if isinstance(figs, str) else figs:
             parts.append(f"<img alt='{e(name)}' src='data:image/png;base64,{images[name]}'>")
     parts.append("</body></html>")
