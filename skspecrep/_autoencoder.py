@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import os
-import warnings
 from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 
@@ -22,7 +22,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 
 from ._nn import (
@@ -34,7 +33,15 @@ from ._nn import (
     kl_per_latent,
     sedaghat2021_spec,
 )
-from ._skorch import EpochProgressBar, FiniteLossGuard, TrainingCheckpoint, VAENet
+from ._skorch import (
+    AcceleratedVAENet,
+    EpochProgressBar,
+    FiniteLossGuard,
+    SpectraDataset,
+    TrainingCheckpoint,
+    VAENet,
+)
+from .io._arrays import RowSource, is_on_disk
 
 # Training and inference run in chunks whose largest activation fits in this
 # many bytes: on a CPU, cache-resident chunks process several times more
@@ -126,6 +133,17 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     device : str, default="auto"
         Torch device: ``"auto"`` takes CUDA when available, else the CPU;
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+
+    distributed : bool, default=False
+        Train data-parallel through Hugging Face accelerate (``pip install
+        accelerate``) when the script is started by a launcher such as
+        ``accelerate launch --num_processes 2 script.py`` or ``torchrun``:
+        each process (one per GPU, or CPU processes talking over gloo) trains
+        on its share of every batch of ``batch_size`` spectra and the
+        gradients are averaged, so every process ends with the model that one
+        process would train on whole batches. ``batch_size`` must be a
+        multiple of the number of processes. Started without a launcher, the
+        same script trains in one process: nothing else changes.
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the validation split,
@@ -240,6 +258,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [str],
+        "distributed": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [list, None],
@@ -262,6 +281,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         validation_fraction: float | None = None,
         n_iter_no_change: int = 10,
         device: str = "auto",
+        distributed: bool = False,
         random_state=None,
         verbose: int = 0,
         callbacks: list | None = None,
@@ -280,6 +300,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.device = device
+        self.distributed = distributed
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -289,19 +310,31 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, *, ivar=None):
+    def fit(self, X, y=None, *, ivar=None, sample_weight=None):
         """Train the autoencoder on spectra.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Spectra, one per row, on a common pixel grid. float32 input
-            (including a ``numpy.memmap``) is used without a copy.
+        X : array-like, numpy.memmap, h5py.Dataset or zarr.Array of shape (n_samples, n_features)
+            Spectra, one per row, on a common pixel grid. In-memory arrays
+            are validated whole; on-disk arrays (a memory map, an HDF5
+            dataset, a zarr array) are never loaded whole: batches are read
+            as training needs them and each is checked for NaN and infinity
+            as it is read, so memory stays flat however large ``X`` is.
         y : None
             Ignored; present for API consistency.
         ivar : array-like of shape (n_samples, n_features), default=None
             Inverse variance of each pixel, required by ``loss="chi2"`` and
-            rejected otherwise. Pixels with ``ivar=0`` are ignored.
+            rejected otherwise. Pixels with ``ivar=0`` are ignored. May be
+            on disk like ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each spectrum. Each epoch then draws as
+            many spectra as there are, with replacement, each with
+            probability proportional to its weight: weighting by
+            ``1 / (number of spectra of the same star)`` makes every star
+            count once however often it was observed. Spectra of weight 0
+            are never trained on. None (or equal weights) visits every
+            spectrum once per epoch in a random order.
 
         Returns
         -------
@@ -309,34 +342,62 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        X = validate_data(self, X, reset=not continuing, dtype=[np.float64, np.float32])
-        n_samples, n_features = X.shape
+        source = self._validated_source(X, reset=not continuing)
+        n_samples, n_features = source.shape
         if n_samples < 2:
             raise ValueError(
                 f"n_samples={n_samples}: SpectralAutoencoder needs at least 2 spectra "
                 "to learn from."
             )
-        ivar = self._check_ivar(ivar, X)
+        ivar = self._check_ivar(ivar, source)
+        sample_weight = _check_weights(sample_weight, n_samples)
         warmup = self._check_kl_warmup()
         weight = self._check_pixel_mask(n_features)
         spec = self._resolve_architecture(n_features)
         device = _resolve_device(self.device)
+        accelerator = self._make_accelerator(device) if self.distributed else None
+        if accelerator is not None and accelerator.device.type != "cpu":
+            # This process's GPU under a launcher. CPU processes stay on
+            # "cpu": accelerate numbers them "cpu:N", which pickles cannot restore.
+            device = str(accelerator.device)
 
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        X32 = _as_float32(X)
         train_idx, valid_idx = self._split(n_samples, rng)
-        X_train = X32 if valid_idx is None else X32[train_idx]
-        y_train = ivar if ivar is None or valid_idx is None else ivar[train_idx]
+        train_set = SpectraDataset(source, ivar, train_idx)
         train_split = None
         if valid_idx is not None:
-            y_valid = None if ivar is None else ivar[valid_idx]
-            train_split = predefined_split(Dataset(X32[valid_idx], y_valid))
-        steps_per_epoch = -(-len(X_train) // self.batch_size)
+            train_split = predefined_split(SpectraDataset(source, ivar, valid_idx))
+        n_train = len(train_set)
+        steps_per_epoch = -(-n_train // self.batch_size)
+        sampler = None
+        if sample_weight is not None:
+            train_weight = sample_weight if train_idx is None else sample_weight[train_idx]
+            if not np.any(train_weight > 0):
+                raise ValueError(
+                    "Every sample_weight of the training split is zero: nothing to train on."
+                )
+            # Drawn from torch's global generator, which _seeded seeds and
+            # the checkpoint saves, so weighted runs also resume exactly.
+            sampler = torch.utils.data.WeightedRandomSampler(
+                torch.from_numpy(train_weight), num_samples=n_train, replacement=True
+            )
+        iterator = {"iterator_train__sampler": sampler, "iterator_train__shuffle": sampler is None}
 
         if continuing:
             self._check_warm_start_compatible(spec, weight)
             net = self.net_
+            if accelerator is not None:
+                if not hasattr(net, "release"):
+                    raise ValueError(
+                        "warm_start=True cannot switch to distributed=True: the net was "
+                        "trained in one process. Set warm_start=False to train anew."
+                    )
+                net.accelerator = accelerator
+                net._initialize_accelerator()
+            for key, value in iterator.items():
+                # Iterator settings are plain attributes: set_params would re-initialise.
+                setattr(net, key, value)
             net.max_epochs = self.max_epochs
             net.batch_size = self.batch_size
             net.train_split = train_split
@@ -346,15 +407,30 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             for group in net.optimizer_.param_groups:
                 group["lr"] = self.lr
         else:
-            mean = _mean_spectrum(X_train)
-            net = VAENet(
+            mean = _mean_spectrum(source, train_idx)
+            fingerprint = self._checkpoint_fingerprint(spec, n_features, n_train)
+            if sample_weight is not None:
+                fingerprint["sample_weight_sha1"] = hashlib.sha1(sample_weight).hexdigest()
+            extra = {}
+            if accelerator is not None:
+                extra = {
+                    "accelerator": accelerator,
+                    "unwrap_after_train": False,
+                    # skorch's log prints to any sink but print() whatever the
+                    # verbosity; accelerate's print writes from one process only.
+                    "callbacks__print_log__sink": (
+                        accelerator.print if self.verbose >= 2 else _silent
+                    ),
+                }
+            net_class = VAENet if accelerator is None else AcceleratedVAENet
+            net = net_class(
                 module=ConvVAE,
                 module__n_features=n_features,
                 module__n_components=self.n_components,
                 module__spec=spec,
                 module__pixel_mask=torch.from_numpy(weight) if np.any(weight == 0) else None,
                 module__offset=torch.from_numpy(mean),
-                module__scale=_rms_deviation(X_train, mean, weight),
+                module__scale=_rms_deviation(source, train_idx, mean, weight),
                 criterion=BetaVAELoss,
                 criterion__reconstruction=self.loss,
                 criterion__pixel_weight=torch.from_numpy(weight),
@@ -362,12 +438,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 lr=self.lr,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,
-                iterator_train__shuffle=True,
                 train_split=train_split,
-                callbacks=self._build_callbacks(
-                    valid_idx is not None,
-                    self._checkpoint_fingerprint(spec, n_features, len(X_train)),
-                ),
+                callbacks=self._build_callbacks(valid_idx is not None, fingerprint),
                 device=device,
                 verbose=int(self.verbose >= 2),
                 beta=float(self.beta),
@@ -375,25 +447,51 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 steps_per_epoch=steps_per_epoch,
                 use_ivar=ivar is not None,
                 chunk_bytes=_chunk_bytes(device),
+                **iterator,
+                **extra,
             )
 
-        with _seeded(seed, device), warnings.catch_warnings():
-            # Batches of a read-only memmap become tensors that torch warns
-            # could be written to; training only reads them.
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        with _seeded(seed, device):
             try:
                 if continuing:
-                    net.partial_fit(X_train, y_train)
+                    net.partial_fit(train_set)
                 else:
-                    net.fit(X_train, y_train)
+                    net.fit(train_set)
             except FloatingPointError:
                 # The guard restored the last finite weights: keep them usable.
-                self._set_fitted_state(net, X32, spec, weight)
+                self._set_fitted_state(net, source, spec, weight)
                 raise
-        self._set_fitted_state(net, X32, spec, weight)
+            finally:
+                if hasattr(net, "release"):
+                    net.release()
+        self._set_fitted_state(net, source, spec, weight)
         return self
 
-    def _set_fitted_state(self, net, X32, spec, weight):
+    def _make_accelerator(self, device: str):
+        try:
+            from accelerate import Accelerator, DataLoaderConfiguration
+        except ImportError:
+            raise ImportError(
+                "distributed=True trains through Hugging Face accelerate, which is not "
+                "installed: pip install accelerate (or skspecrep[distributed])."
+            ) from None
+        # split_batches keeps batch_size the global batch, so that the
+        # hyperparameters mean the same with any number of processes; device
+        # placement stays with skorch, which moves the module and batches.
+        accelerator = Accelerator(
+            dataloader_config=DataLoaderConfiguration(split_batches=True),
+            device_placement=False,
+            cpu=torch.device(device).type == "cpu",
+        )
+        if self.batch_size % accelerator.num_processes:
+            raise ValueError(
+                f"batch_size={self.batch_size} cannot be split evenly across "
+                f"{accelerator.num_processes} processes; use a multiple of "
+                f"{accelerator.num_processes}."
+            )
+        return accelerator
+
+    def _set_fitted_state(self, net, source, spec, weight):
         self.net_ = net
         self.architecture_ = spec.to_dict()
         self.pixel_weight_ = weight
@@ -405,13 +503,29 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.best_epoch_ = int(best) if best else self.n_iter_
         self._n_features_out = self.n_components
         kl = np.zeros(self.n_components)
-        for mu, log_var in self._map_chunks(X32, lambda m, x: m.encode(x)):
+        for mu, log_var in self._map_chunks(source, lambda m, x: m.encode(x)):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
-        self.component_kl_ = kl / len(X32)
+        self.component_kl_ = kl / len(source)
 
     # -------------------------------------------------------- validation
 
-    def _check_ivar(self, ivar, X):
+    def _validated_source(self, X, *, reset: bool) -> RowSource:
+        """Spectra as a RowSource: checked whole in memory, block by block on disk."""
+        if not is_on_disk(X):
+            X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32])
+            return RowSource(X, validate=False)
+        # Checking an on-disk array whole would read all of it; its blocks
+        # are checked as they are read instead.
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        source = RowSource(X)
+        if min(source.shape) < 1:
+            raise ValueError(
+                f"Found array with shape {source.shape}; SpectralAutoencoder needs at "
+                "least 1 spectrum and 1 pixel."
+            )
+        return source
+
+    def _check_ivar(self, ivar, source: RowSource) -> RowSource | None:
         if self.loss != "chi2":
             if ivar is not None:
                 raise ValueError(
@@ -421,11 +535,15 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             return None
         if ivar is None:
             raise ValueError("loss='chi2' needs the per-pixel inverse variance: fit(X, ivar=...).")
-        ivar = check_array(ivar, dtype=np.float32, input_name="ivar")
-        if ivar.shape != X.shape:
-            raise ValueError(f"ivar has shape {ivar.shape} but X has shape {X.shape}.")
-        if np.any(ivar < 0):
-            raise ValueError("ivar must be non-negative (0 marks a pixel to ignore).")
+        if is_on_disk(ivar):
+            ivar = RowSource(ivar, "ivar")  # negative values are caught batch by batch
+        else:
+            ivar = check_array(ivar, dtype=np.float32, input_name="ivar")
+            if np.any(ivar < 0):
+                raise ValueError("ivar must be non-negative (0 marks a pixel to ignore).")
+            ivar = RowSource(ivar, "ivar", validate=False)
+        if ivar.shape != source.shape:
+            raise ValueError(f"ivar has shape {ivar.shape} but X has shape {source.shape}.")
         return ivar
 
     def _check_kl_warmup(self) -> tuple[float, float]:
@@ -545,25 +663,20 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         check_is_fitted(self)
         return self.net_.history
 
-    def _chunks(self, X) -> Iterator[tuple[slice, torch.Tensor]]:
-        size = self.net_.micro_batch_size()
-        for start in range(0, len(X), size):
-            rows = slice(start, start + size)
-            chunk = np.ascontiguousarray(X[rows], dtype=np.float32)
-            if not chunk.flags.writeable:  # a read-only memmap: torch wants its own copy
-                chunk = chunk.copy()
-            yield rows, torch.from_numpy(chunk).to(self.net_.device)
+    def _chunks(self, source: RowSource) -> Iterator[tuple[slice, torch.Tensor]]:
+        for rows, block in source.blocks(self.net_.micro_batch_size()):
+            yield rows, torch.from_numpy(block).to(self.net_.device)
 
-    def _map_chunks(self, X, fn) -> Iterator:
+    def _map_chunks(self, source: RowSource, fn) -> Iterator:
         """Apply ``fn(module, chunk)`` in evaluation mode without autograd."""
         module = self.net_.module_
         with _eval_mode(module), torch.inference_mode():
-            for _, chunk in self._chunks(X):
+            for _, chunk in self._chunks(source):
                 yield fn(module, chunk)
 
-    def _collect(self, X, fn, dtype) -> np.ndarray:
-        parts = [out.cpu().numpy() for out in self._map_chunks(X, fn)]
-        return np.concatenate(parts).astype(dtype, copy=False)
+    def _collect(self, source: RowSource, fn) -> np.ndarray:
+        parts = [out.cpu().numpy() for out in self._map_chunks(source, fn)]
+        return np.concatenate(parts).astype(_output_dtype(source), copy=False)
 
     def transform(self, X):
         """Encode spectra to their posterior mean codes.
@@ -579,8 +692,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             Posterior means, in the float dtype of ``X``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self._collect(X, lambda m, x: m.encode_mean(x), X.dtype)
+        source = self._validated_source(X, reset=False)
+        return self._collect(source, lambda m, x: m.encode_mean(x))
 
     def encode(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances of spectra.
@@ -609,11 +722,12 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ((20, 3), (20, 3))
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        pairs = list(self._map_chunks(X, lambda m, x: m.encode(x)))
+        source = self._validated_source(X, reset=False)
+        pairs = list(self._map_chunks(source, lambda m, x: m.encode(x)))
+        dtype = _output_dtype(source)
         mean = np.concatenate([mu.cpu().numpy() for mu, _ in pairs])
         log_var = np.concatenate([lv.cpu().numpy() for _, lv in pairs])
-        return mean.astype(X.dtype, copy=False), log_var.astype(X.dtype, copy=False)
+        return mean.astype(dtype, copy=False), log_var.astype(dtype, copy=False)
 
     def inverse_transform(self, X):
         """Decode codes back to spectra.
@@ -635,7 +749,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 f"X has {Z.shape[1]} latent dimensions, but this SpectralAutoencoder "
                 f"has n_components={self.n_components}."
             )
-        return self._collect(Z, lambda m, z: m.decode(z), Z.dtype)
+        return self._collect(RowSource(Z, validate=False), lambda m, z: m.decode(z))
 
     def score(self, X, y=None, *, ivar=None) -> float:
         """Negative beta-weighted ELBO per spectrum on held-out spectra.
@@ -663,8 +777,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             Mean of minus the objective over the spectra.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        ivar = self._check_ivar(ivar, X)
+        source = self._validated_source(X, reset=False)
+        ivar = self._check_ivar(ivar, source)
         rng = check_random_state(self.random_state)
         device = self.net_.device
         generator = torch.Generator(device=device).manual_seed(
@@ -673,11 +787,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         criterion = self.net_.criterion_
         total = 0.0
         with _eval_mode(self.net_.module_), torch.inference_mode():
-            for rows, x in self._chunks(X):
+            for rows, x in self._chunks(source):
                 y_pred = self.net_.module_(x, generator=generator)
-                w = None if ivar is None else torch.from_numpy(ivar[rows]).to(device)
+                w = None if ivar is None else torch.from_numpy(ivar.read(rows)).to(device)
                 total += criterion.per_sample(y_pred, x, w, self.beta).double().sum().item()
-        return -total / len(X)
+        return -total / len(source)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -685,26 +799,60 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         return tags
 
 
-def _as_float32(X: np.ndarray) -> np.ndarray:
-    """float32 view of validated spectra; no copy for float32 input."""
-    return X if X.dtype == np.float32 else X.astype(np.float32)
+def _output_dtype(source: RowSource) -> np.dtype:
+    """Outputs keep float32 or float64 input; other dtypes give float64, as in sklearn."""
+    return source.dtype if source.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def _mean_spectrum(X: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Mean of the rows in float64, a chunk at a time (X may be on disk)."""
-    total = np.zeros(X.shape[1])
-    for start in range(0, len(X), chunk):
-        total += X[start : start + chunk].sum(axis=0, dtype=np.float64)
-    return (total / len(X)).astype(np.float32)
+def _check_weights(sample_weight, n_samples: int) -> np.ndarray | None:
+    """Validated float64 sample weights, or None when they are absent or all equal."""
+    if sample_weight is None:
+        return None
+    weights = check_array(
+        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+    )
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has shape {weights.shape} but X has {n_samples} spectra; "
+            f"it needs one weight per spectrum, shape ({n_samples},)."
+        )
+    if np.any(weights < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    if not np.any(weights > 0):
+        raise ValueError("Every sample_weight is zero: no spectrum would be trained on.")
+    # Equal weights select nothing: train exactly as without them.
+    if np.all(weights == weights[0]):
+        return None
+    return np.ascontiguousarray(weights)
 
 
-def _rms_deviation(X, mean, weight, chunk: int = 4096) -> float:
+def _row_blocks(source: RowSource, rows: np.ndarray | None, size: int = 4096):
+    """Blocks of the given rows (all rows when None), read in order."""
+    if rows is None:
+        for _, block in source.blocks(size):
+            yield block
+    else:
+        for start in range(0, len(rows), size):
+            yield source.read(rows[start : start + size])
+
+
+def _mean_spectrum(source: RowSource, rows: np.ndarray | None) -> np.ndarray:
+    """Mean of the rows in float64, a block at a time (X may be on disk)."""
+    total = np.zeros(source.n_features)
+    for block in _row_blocks(source, rows):
+        total += block.sum(axis=0, dtype=np.float64)
+    n = len(source) if rows is None else len(rows)
+    return (total / n).astype(np.float32)
+
+
+def _rms_deviation(source: RowSource, rows, mean, weight) -> float:
     """Root-mean-square difference from the mean spectrum over unmasked pixels."""
     keep = weight > 0
     total = 0.0
-    for start in range(0, len(X), chunk):
-        total += np.square(X[start : start + chunk, keep] - mean[keep], dtype=np.float64).sum()
-    rms = np.sqrt(total / (len(X) * keep.sum()))
+    for block in _row_blocks(source, rows):
+        total += np.square(block[:, keep] - mean[keep], dtype=np.float64).sum()
+    n = len(source) if rows is None else len(rows)
+    rms = np.sqrt(total / (n * keep.sum()))
     return float(rms) if rms > 0 else 1.0
 
 

@@ -12,14 +12,64 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
+from skorch.hf import AccelerateMixin
 from skorch.history import History
 from tqdm.auto import tqdm
 
 from ._nn import kl_weight
+
+
+class SpectraDataset(torch.utils.data.Dataset):
+    """Spectra (and inverse variances) for skorch's DataLoader, read a batch at a time.
+
+    The DataLoader asks for a whole batch of indices through
+    ``__getitems__``, which reads them from the :class:`~skspecrep.io._arrays.RowSource`
+    in one call: one pass over sorted rows of a memory map, an HDF5 dataset
+    or a zarr array instead of one read per spectrum. Each batch is checked
+    for NaN and infinity as it is read.
+
+    Parameters
+    ----------
+    source : RowSource
+        The spectra.
+    ivar : RowSource or None
+        Inverse variances of the same shape, for ``loss="chi2"``.
+    indices : ndarray of int or None
+        Rows of ``source`` that make up this dataset (a training or
+        validation split); None means all.
+    """
+
+    def __init__(self, source, ivar=None, indices=None):
+        self.source = source
+        self.ivar = ivar
+        self.indices = None if indices is None else np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.source) if self.indices is None else len(self.indices)
+
+    def __getitem__(self, i):
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, positions):
+        rows = np.asarray(positions)
+        if self.indices is not None:
+            rows = self.indices[rows]
+        x = self.source.read(rows)
+        if self.ivar is None:
+            y = np.zeros(len(rows), dtype=np.float32)
+        else:
+            y = self.ivar.read(rows)
+            if (y < 0).any():
+                raise ValueError(
+                    f"ivar is negative in row {int(rows[np.argmax((y < 0).any(axis=1))])}; "
+                    "inverse variances must be non-negative (0 marks a pixel to ignore)."
+                )
+        return list(zip(x, y))
 
 
 class VAENet(NeuralNet):
@@ -66,7 +116,7 @@ class VAENet(NeuralNet):
 
     def micro_batch_size(self) -> int:
         """Spectra per micro-batch, from the module's largest activation."""
-        return max(1, self.chunk_bytes // self.module_.activation_bytes())
+        return max(1, self.chunk_bytes // bare_module(self.module_).activation_bytes())
 
     def _micro_batches(self, batch):
         Xi, yi = unpack_data(batch)
@@ -78,15 +128,19 @@ class VAENet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         total, preds = 0.0, []
-        for x, y, n in self._micro_batches(batch):
+        parts = list(self._micro_batches(batch))
+        for i, (x, y, n) in enumerate(parts):
             y_pred = self.infer(x, **fit_params)
             # Weighting each micro-batch's mean by its share makes the
             # accumulated gradient that of the whole batch's mean.
             loss = self.get_loss(y_pred, y, X=x, training=True) * (len(x) / n)
-            loss.backward()
+            self._backward(loss, last=i == len(parts) - 1)
             total = total + loss.detach()
             preds.append(tuple(t.detach() for t in y_pred))
         return {"loss": total, "y_pred": _concat(preds)}
+
+    def _backward(self, loss, last: bool) -> None:
+        loss.backward()
 
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
@@ -111,6 +165,83 @@ class VAENet(NeuralNet):
         # different epochs are comparable while the KL weight warms up.
         weight = self.current_kl_weight() if training else self.beta
         return self.criterion_(y_pred, X, ivar, weight)
+
+
+class AcceleratedVAENet(AccelerateMixin, VAENet):
+    """VAENet whose training batches are split across accelerate's processes.
+
+    Each process trains on its share of every batch (the accelerator is
+    made with ``split_batches=True``, so ``batch_size`` stays the global
+    batch) and DDP averages the gradients, so every process holds the
+    same weights after every step: the model of one process training on
+    whole batches. Validation is not sharded: every process evaluates the
+    whole validation set, so all agree on early stopping.
+    """
+
+    # Ours, not the mixin's: keeps the micro-batching.
+    train_step_single = VAENet.train_step_single
+
+    def _backward(self, loss, last: bool) -> None:
+        # Gradients are averaged across processes once per batch, after
+        # its last micro-batch, not after every micro-batch.
+        if last:
+            self.accelerator.backward(loss)
+        else:
+            with self.accelerator.no_sync(self.module_):
+                self.accelerator.backward(loss)
+
+    def _initialize_accelerator(self):
+        # The mixin also prepares the criterion; DDP refuses to wrap a
+        # module without trainable parameters, which BetaVAELoss is.
+        if self._wrapped_with_accelerator:
+            return self
+        self.module_ = self.accelerator.prepare(self.module_)
+        self.optimizer_ = self.accelerator.prepare(self.optimizer_)
+        self._wrapped_with_accelerator = True
+        return self
+
+    def _unwrap_accelerator(self):
+        if not self._wrapped_with_accelerator:
+            return
+        self.module_ = self.accelerator.unwrap_model(self.module_, keep_fp32_wrapper=False)
+        self._wrapped_with_accelerator = False
+
+    def get_iterator(self, dataset, training=False):
+        iterator = NeuralNet.get_iterator(self, dataset, training=training)
+        return self.accelerator.prepare(iterator) if training else iterator
+
+    def evaluation_step(self, batch, training=False):
+        return NeuralNet.evaluation_step(self, batch, training=training)
+
+    def release(self):
+        """Unwrap the module and optimizer after training.
+
+        Called by the estimator once fit ends rather than at
+        ``on_train_end``: early stopping restores its best weights there,
+        and they were saved from the wrapped module. A plain module and
+        optimizer make the fitted net picklable like any other.
+        """
+        self._unwrap_accelerator()
+        self.optimizer_ = getattr(self.optimizer_, "optimizer", self.optimizer_)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["accelerator"] = None
+        return state
+
+    def is_main_process(self) -> bool:
+        return self.accelerator is None or self.accelerator.is_main_process
+
+
+def _is_main_process(net) -> bool:
+    """False on every accelerate process but the first; True without accelerate."""
+    check = getattr(net, "is_main_process", None)
+    return True if check is None else check()
+
+
+def bare_module(module):
+    """The network itself, unwrapped from DistributedDataParallel when wrapped."""
+    return getattr(module, "module", module)
 
 
 def _concat(preds):
@@ -163,6 +294,7 @@ class EpochProgressBar(Callback):
             initial=min(done, self.total),
             unit="epoch",
             desc="SpectralAutoencoder",
+            disable=not _is_main_process(net),  # one bar, not one per process
         )
 
     def on_epoch_end(self, net, **kwargs):
@@ -243,12 +375,13 @@ class TrainingCheckpoint(Callback):
                 f"({', '.join(changed) or 'format'} differ); delete it or choose another "
                 "checkpoint file to train anew."
             )
-        if not torch.equal(state["module"]["offset"].to(net.device), net.module_.offset):
+        module = bare_module(net.module_)
+        if not torch.equal(state["module"]["offset"].to(net.device), module.offset):
             raise CheckpointError(
                 f"Checkpoint {str(path)!r} was written while training on other spectra "
                 "(their mean spectrum differs); delete it or choose another checkpoint file."
             )
-        net.module_.load_state_dict(state["module"])
+        module.load_state_dict(state["module"])
         net.optimizer_.load_state_dict(state["optimizer"])
         net.history = History(state["history"])
         torch.set_rng_state(state["torch_rng"].cpu())
@@ -289,7 +422,7 @@ class TrainingCheckpoint(Callback):
             }
         state = {
             "fingerprint": self.fingerprint,
-            "module": net.module_.state_dict(),
+            "module": bare_module(net.module_).state_dict(),
             "optimizer": net.optimizer_.state_dict(),
             "history": _plain(net.history.to_list()),
             "torch_rng": torch.get_rng_state(),
@@ -298,6 +431,9 @@ class TrainingCheckpoint(Callback):
         }
         if torch.device(net.device).type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        self.saved_epochs_ = len(net.history)
+        if not _is_main_process(net):
+            return  # every process holds the same weights: one writes them
         path = Path(self.path)
         tmp = path.with_name(path.name + ".tmp")
         torch.save(state, tmp)

@@ -453,3 +453,142 @@ def test_ivar_is_checked(spectra):
 def test_callbacks_must_be_skorch_callbacks(spectra):
     with pytest.raises(TypeError, match="item 0 is str"):
         SpectralAutoencoder(callbacks=["print"], **FAST).fit(spectra[0])
+
+
+# ------------------------------------------------------ on-disk and weights
+
+
+def _on_disk(kind, X, folder):
+    import h5py
+    import zarr
+
+    X = np.asarray(X, dtype=np.float32)
+    if kind == "memmap":
+        np.save(folder / "x.npy", X)
+        return np.load(folder / "x.npy", mmap_mode="r")
+    if kind == "hdf5":
+        return h5py.File(folder / "x.h5", "w").create_dataset(
+            "flux", data=X, chunks=(8, X.shape[1])
+        )
+    z = zarr.create_array(
+        str(folder / "x.zarr"), shape=X.shape, chunks=(16, X.shape[1]), dtype="f4"
+    )
+    z[:] = X
+    return z
+
+
+@pytest.mark.parametrize("kind", ["memmap", "hdf5", "zarr"])
+def test_on_disk_spectra_train_and_encode_exactly_as_in_memory(spectra, tmp_path, kind):
+    X = spectra[0][:96].astype(np.float32)
+    kw = dict(n_components=2, max_epochs=2, batch_size=16, random_state=0, validation_fraction=0.25)
+    in_memory = SpectralAutoencoder(**kw).fit(X)
+    disk = _on_disk(kind, X, tmp_path)
+    streamed = SpectralAutoencoder(**kw).fit(disk)
+    assert streamed.history_[:, "valid_loss"] == in_memory.history_[:, "valid_loss"]
+    np.testing.assert_array_equal(streamed.transform(disk), in_memory.transform(X))
+    np.testing.assert_array_equal(streamed.component_kl_, in_memory.component_kl_)
+    assert streamed.transform(disk).dtype == np.float32
+    assert streamed.score(disk) == in_memory.score(X)
+
+
+@pytest.mark.parametrize("kind", ["memmap", "hdf5", "zarr"])
+def test_a_non_finite_spectrum_on_disk_is_named_by_row(spectra, tmp_path, kind):
+    X = spectra[0][:64].astype(np.float32)
+    X[41, 7] = np.nan
+    disk = _on_disk(kind, X, tmp_path)
+    with pytest.raises(ValueError, match="NaN or infinity in row 41"):
+        SpectralAutoencoder(n_components=2, max_epochs=1, random_state=0).fit(disk)
+    clean = SpectralAutoencoder(n_components=2, max_epochs=1, random_state=0).fit(X[:40])
+    with pytest.raises(ValueError, match="NaN or infinity in row 41"):
+        clean.transform(disk)
+
+
+def test_on_disk_spectra_with_the_wrong_pixel_count_are_refused(fitted, tmp_path, spectra):
+    disk = _on_disk("memmap", spectra[0][:5, :100], tmp_path)
+    with pytest.raises(ValueError, match="100 features"):
+        fitted.transform(disk)
+
+
+def test_chi2_reads_inverse_variances_from_disk(spectra, tmp_path):
+    X = spectra[0][:64].astype(np.float32)
+    ivar = np.full_like(X, 1e4)
+    ivar[:, :10] = 0
+    kw = dict(n_components=2, max_epochs=2, batch_size=16, random_state=0, loss="chi2")
+    np.save(tmp_path / "ivar.npy", ivar)
+    disk_ivar = np.load(tmp_path / "ivar.npy", mmap_mode="r")
+    a = SpectralAutoencoder(**kw).fit(X, ivar=ivar)
+    b = SpectralAutoencoder(**kw).fit(X, ivar=disk_ivar)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    ivar[5, 3] = -1
+    np.save(tmp_path / "bad.npy", ivar)
+    with pytest.raises(ValueError, match="ivar is negative in row 5"):
+        SpectralAutoencoder(**kw).fit(X, ivar=np.load(tmp_path / "bad.npy", mmap_mode="r"))
+
+
+class BatchRecorder(Callback):
+    """Keeps the first pixel of every training spectrum drawn."""
+
+    def initialize(self):
+        self.drawn_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.drawn_.extend(batch[0][:, 0].tolist())
+
+
+def _tagged(spectra, n):
+    """Spectra whose first pixel is their row number, to see which were drawn."""
+    X = spectra[0][:n].astype(np.float32)
+    X[:, 0] = np.arange(n)
+    return X
+
+
+def test_sample_weight_draws_spectra_in_proportion_and_never_weight_zero(spectra):
+    X = _tagged(spectra, 90)
+    weight = np.r_[np.zeros(30), np.ones(30), np.full(30, 3.0)]
+    ae = SpectralAutoencoder(
+        n_components=2, max_epochs=10, batch_size=30, random_state=0,
+        callbacks=[("recorder", BatchRecorder())],
+    ).fit(X, sample_weight=weight)  # fmt: skip
+    drawn = np.array(dict(ae.net_.callbacks_)["recorder"].drawn_).astype(int)
+    assert len(drawn) == 10 * 90  # an epoch is still n_samples spectra
+    counts = np.bincount(drawn // 30, minlength=3)
+    assert counts[0] == 0
+    # Expected 225 and 675 draws: a binomial's 4-sigma band is about +-50.
+    assert abs(counts[1] - 225) < 50 and abs(counts[2] - 675) < 50
+
+
+def test_equal_weights_train_exactly_as_no_weights(spectra):
+    X = spectra[0][:64]
+    kw = dict(n_components=2, max_epochs=2, batch_size=16, random_state=0)
+    plain = SpectralAutoencoder(**kw).fit(X)
+    equal = SpectralAutoencoder(**kw).fit(X, sample_weight=np.full(64, 0.5))
+    np.testing.assert_array_equal(plain.transform(X), equal.transform(X))
+
+
+def test_weighted_training_resumes_exactly_and_refuses_other_weights(spectra, tmp_path):
+    X = spectra[0][:80]
+    weight = np.random.RandomState(1).uniform(0, 2, 80)
+    kw = dict(n_components=2, batch_size=16, random_state=0)
+    straight = SpectralAutoencoder(max_epochs=4, **kw).fit(X, sample_weight=weight)
+    path = tmp_path / "w.pt"
+    SpectralAutoencoder(max_epochs=2, checkpoint=path, **kw).fit(X, sample_weight=weight)
+    resumed = SpectralAutoencoder(max_epochs=4, checkpoint=path, **kw).fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(resumed.transform(X), straight.transform(X))
+    with pytest.raises(ValueError, match="sample_weight_sha1"):
+        SpectralAutoencoder(max_epochs=5, checkpoint=path, **kw).fit(X, sample_weight=weight[::-1])
+
+
+@pytest.mark.parametrize(
+    "weight, match",
+    [
+        (np.ones(10), r"shape \(10,\).*one weight per spectrum"),
+        (-np.ones(64), "non-negative"),
+        (np.zeros(64), "zero"),
+        (np.r_[np.nan, np.ones(63)], "NaN"),
+    ],
+)
+def test_bad_sample_weights_are_named(spectra, weight, match):
+    with pytest.raises(ValueError, match=match):
+        SpectralAutoencoder(n_components=2, max_epochs=1).fit(spectra[0][:64], sample_weight=weight)
