@@ -89,6 +89,9 @@ class VAENet(NeuralNet):
         Optimizer steps per epoch, to place each step on the warm-up ramp.
     use_ivar : bool
         Whether ``y`` carries inverse variances.
+    autocast_dtype : torch.dtype or None
+        Run the training forward pass under ``torch.autocast`` in this dtype
+        (bfloat16); None trains in float32.
     chunk_bytes : int
         Memory budget of one micro-batch's largest activation. Each batch is
         processed in micro-batches within this budget and their gradients
@@ -105,9 +108,11 @@ class VAENet(NeuralNet):
         steps_per_epoch=1,
         use_ivar=False,
         chunk_bytes=2**23,
+        autocast_dtype=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.autocast_dtype = autocast_dtype
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.steps_per_epoch = steps_per_epoch
@@ -130,14 +135,23 @@ class VAENet(NeuralNet):
         total, preds = 0.0, []
         parts = list(self._micro_batches(batch))
         for i, (x, y, n) in enumerate(parts):
-            y_pred = self.infer(x, **fit_params)
-            # Weighting each micro-batch's mean by its share makes the
-            # accumulated gradient that of the whole batch's mean.
-            loss = self.get_loss(y_pred, y, X=x, training=True) * (len(x) / n)
+            with self._autocast():
+                y_pred = self.infer(x, **fit_params)
+                # Weighting each micro-batch's mean by its share makes the
+                # accumulated gradient that of the whole batch's mean.
+                loss = self.get_loss(y_pred, y, X=x, training=True) * (len(x) / n)
             self._backward(loss, last=i == len(parts) - 1)
             total = total + loss.detach()
             preds.append(tuple(t.detach() for t in y_pred))
         return {"loss": total, "y_pred": _concat(preds)}
+
+    def _autocast(self):
+        """Mixed precision for the forward pass when asked for; weights stay float32."""
+        return torch.autocast(
+            device_type=torch.device(self.device).type,
+            dtype=self.autocast_dtype or torch.float32,
+            enabled=self.autocast_dtype is not None,
+        )
 
     def _backward(self, loss, last: bool) -> None:
         loss.backward()
