@@ -468,17 +468,18 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
         with _seeded(seed, device):
             try:
-                if continuing:
-                    net.partial_fit(train_set)
-                else:
-                    net.fit(train_set)
+                try:
+                    if continuing:
+                        net.partial_fit(train_set)
+                    else:
+                        net.fit(train_set)
+                finally:
+                    if hasattr(net, "release"):  # accelerate's wrappers off
+                        net.release()
             except FloatingPointError:
                 # The guard restored the last finite weights: keep them usable.
                 self._set_fitted_state(net, source, spec, weight)
                 raise
-            finally:
-                if hasattr(net, "release"):
-                    net.release()
         self._set_fitted_state(net, source, spec, weight)
         return self
 
@@ -577,19 +578,9 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     def _check_pixel_mask(self, n_features: int) -> np.ndarray:
         if self.pixel_mask is None:
             return np.ones(n_features, dtype=np.float32)
-        weight = check_array(
-            self.pixel_mask, ensure_2d=False, dtype=np.float32, input_name="pixel_mask"
+        return _check_weight_vector(
+            self.pixel_mask, n_features, name="pixel_mask", per="pixel", dtype=np.float32
         )
-        if weight.ndim != 1 or weight.shape[0] != n_features:
-            raise ValueError(
-                f"pixel_mask has shape {weight.shape} but X has {n_features} pixels; "
-                f"it needs one weight per pixel, shape ({n_features},)."
-            )
-        if np.any(weight < 0):
-            raise ValueError("pixel_mask weights must be non-negative.")
-        if not np.any(weight > 0):
-            raise ValueError("pixel_mask masks every pixel; nothing is left to reconstruct.")
-        return np.ascontiguousarray(weight)
 
     def _resolve_architecture(self, n_features: int) -> ConvSpec:
         if isinstance(self.architecture, Mapping):
@@ -819,22 +810,29 @@ def _output_dtype(source: RowSource) -> np.dtype:
     return source.dtype if source.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
+def _check_weight_vector(values, length: int, *, name: str, per: str, dtype) -> np.ndarray:
+    """One non-negative weight per pixel or per spectrum, not all zero."""
+    plural = {"pixel": "pixels", "spectrum": "spectra"}[per]
+    weights = check_array(values, ensure_2d=False, dtype=dtype, input_name=name)
+    if weights.ndim != 1 or weights.shape[0] != length:
+        raise ValueError(
+            f"{name} has shape {weights.shape} but X has {length} {plural}; it needs "
+            f"one weight per {per}, shape ({length},)."
+        )
+    if np.any(weights < 0):
+        raise ValueError(f"{name} must be non-negative.")
+    if not np.any(weights > 0):
+        raise ValueError(f"Every weight in {name} is zero: it masks every {per}.")
+    return np.ascontiguousarray(weights)
+
+
 def _check_weights(sample_weight, n_samples: int) -> np.ndarray | None:
     """Validated float64 sample weights, or None when they are absent or all equal."""
     if sample_weight is None:
         return None
-    weights = check_array(
-        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight"
+    weights = _check_weight_vector(
+        sample_weight, n_samples, name="sample_weight", per="spectrum", dtype=np.float64
     )
-    if weights.ndim != 1 or weights.shape[0] != n_samples:
-        raise ValueError(
-            f"sample_weight has shape {weights.shape} but X has {n_samples} spectra; "
-            f"it needs one weight per spectrum, shape ({n_samples},)."
-        )
-    if np.any(weights < 0):
-        raise ValueError("sample_weight must be non-negative.")
-    if not np.any(weights > 0):
-        raise ValueError("Every sample_weight is zero: no spectrum would be trained on.")
     # Equal weights select nothing: train exactly as without them.
     if np.all(weights == weights[0]):
         return None
