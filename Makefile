@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sedaghat2021.py
 	$(PY) benchmarks/bench_mutual_info.py
 	$(PY) benchmarks/bench_synthetic.py
+	$(PY) benchmarks/bench_out_of_core.py
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[docs]"
