@@ -14,6 +14,9 @@ from skspecrep import SpectralAutoencoder
 
 pytest.importorskip("accelerate")
 
+# One worker runs the whole module, so the expensive fixture is built once.
+pytestmark = pytest.mark.xdist_group("ddp")
+
 N_SPECTRA, N_PIXELS, EPOCHS = 256, 64, 4
 PARAMS = dict(n_components=2, max_epochs=EPOCHS, batch_size=32, lr=3e-3, random_state=0)
 

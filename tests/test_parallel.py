@@ -11,6 +11,9 @@ from skspecrep.parallel import dask_transform
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("dask.distributed")
 
+# One worker runs the whole module, so the expensive fixture is built once.
+pytestmark = pytest.mark.xdist_group("dask")
+
 
 @pytest.fixture(scope="module")
 def model(spectra):
