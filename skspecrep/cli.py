@@ -30,6 +30,7 @@ from . import (
 from ._skorch import CheckpointError
 from .datasets import make_stellar_spectra
 from .io import SpectrumReadError, read_spectra
+from .io._arrays import NonFiniteRowError
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -210,6 +211,10 @@ def load_spectra(spec: str, *, wavelength_file=None, normalize=None, quiet=False
         X, wavelength = spectra.flux, spectra.wavelength
         ids = np.array([os.path.basename(p) for p in spectra.meta["path"]])
         normalize = normalize or "median"
+    if isinstance(X, np.memmap) and normalize == "none":
+        # Streamed by the autoencoder, which checks each batch as it reads
+        # it (see _non_finite); scanning it here would read it all first.
+        return X, wavelength, ids, []
     bad = ~np.isfinite(X).all(axis=1)
     if bad.any():
         raise InputError(
@@ -401,6 +406,8 @@ def run_fit(args: argparse.Namespace) -> int:
         ae.fit(X_model)
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
+    except NonFiniteRowError as exc:
+        raise _non_finite(exc, ids) from None
     if "train_loss" not in ae.history_[-1]:
         print(
             f"\nInterrupted during epoch {ae.n_iter_}; the first {ae.n_iter_ - 1} are saved "
@@ -448,7 +455,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
     out = _output_dir(args.output)
     X_model = model[:-1].transform(X) if len(model) > 1 else X
-    codes = _write_codes(ae, X_model, ids, out)
+    try:
+        codes = _write_codes(ae, X_model, ids, out)
+    except NonFiniteRowError as exc:
+        raise _non_finite(exc, ids) from None
     _analyse(
         ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
     )
@@ -456,6 +466,13 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _non_finite(exc: NonFiniteRowError, ids) -> InputError:
+    return InputError(
+        f"Spectrum {ids[exc.row]} has NaN or infinite pixels: bad values, or outside "
+        "its file's wavelength coverage. Trim the grid or drop that spectrum."
+    )
 
 
 def _check_positive(args, *names):

@@ -196,7 +196,7 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
         (["fit", "{d}/X.npy", "--wavelength", "{d}/short.npy", "--output", "{t}"],
          "the spectra have 128 pixels"),
         (["fit", "{d}/bad.npy", "--output", "{t}"], "not a readable .npy"),
-        (["fit", "{d}/nan.npy", "--output", "{t}"], "1 of 200 spectra have NaN"),
+        (["fit", "{d}/nan.npy", "--output", "{t}"], "Spectrum 7 has NaN or infinite pixels"),
         (["fit", "{d}/X.npy", "--output", "{d}/X.npy"], "exists and is not a folder"),
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"], "not a model"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
@@ -229,6 +229,23 @@ def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):
     code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", tmp_path / "wide.npy",
                        "--output", tmp_path / "a", "--quiet")  # fmt: skip
     assert code == 2 and "64 pixels but the model was trained on 128" in err
+    # Spectra streamed from a .npy are checked as they are encoded.
+    X_nan = np.load(folder / "X.npy")
+    X_nan[11, 5] = np.inf
+    np.save(tmp_path / "inf.npy", X_nan)
+    code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", tmp_path / "inf.npy",
+                       "--output", tmp_path / "b", "--quiet")  # fmt: skip
+    assert code == 2 and "Spectrum 11 has NaN or infinite pixels" in err
+
+
+def test_npy_spectra_stay_on_disk_unless_normalised(synthetic):
+    from skspecrep.cli import load_spectra
+
+    path = str(synthetic[0] / "X.npy")
+    X, _, _, steps = load_spectra(path)
+    assert isinstance(X, np.memmap) and steps == []
+    X, _, _, steps = load_spectra(path, normalize="median")
+    assert not isinstance(X, np.memmap) and [name for name, _ in steps] == ["normalize"]
 
 
 # --------------------------------------------------------------- examples

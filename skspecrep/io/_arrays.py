@@ -20,7 +20,15 @@ from numbers import Integral
 
 import numpy as np
 
-__all__ = ["RowSource", "is_on_disk"]
+__all__ = ["NonFiniteRowError", "RowSource", "is_on_disk"]
+
+
+class NonFiniteRowError(ValueError):
+    """A row of spectra holds NaN or infinity; ``row`` is its index."""
+
+    def __init__(self, message: str, row: int):
+        super().__init__(message)
+        self.row = row
 
 
 def _h5py_dataset_type():
@@ -149,10 +157,11 @@ class RowSource:
         bad = ~np.isfinite(block).all(axis=1)
         if bad.any():
             first = int(row_ids[np.argmax(bad)])
-            raise ValueError(
+            raise NonFiniteRowError(
                 f"{self.name} contains NaN or infinity in row {first} "
                 f"({int(bad.sum())} bad row(s) in the block read); replace or drop "
-                "those spectra (or mask the pixels) before fitting."
+                "those spectra (or mask the pixels) before fitting.",
+                first,
             )
 
     def _read_range(self, start: int, stop: int) -> np.ndarray:
