@@ -225,6 +225,9 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
         return self.accelerator.prepare(iterator) if training else iterator
 
     def evaluation_step(self, batch, training=False):
+        # The mixin gathers outputs across processes; each process here
+        # already evaluates everything it is given, so gathering would
+        # duplicate rows.
         return NeuralNet.evaluation_step(self, batch, training=training)
 
     def release(self):

@@ -15,6 +15,7 @@ operating system's page cache still makes repeated epochs fast.
 
 from __future__ import annotations
 
+import mmap
 import os
 from numbers import Integral
 
@@ -230,7 +231,7 @@ def _memmap_file_geometry(X: np.memmap):
     root = X
     while isinstance(root.base, np.memmap):
         root = root.base
-    if not _is_mapped_buffer(root.base):
+    if not isinstance(root.base, mmap.mmap):
         return None
     # numpy sets ``offset`` on the map it opened; views inherit it unchanged,
     # so add how far this view starts after the root's first byte.
@@ -241,8 +242,3 @@ def _memmap_file_geometry(X: np.memmap):
         return None
     return os.fspath(X.filename), int(root.offset) + int(shift), X.dtype.itemsize
 
-
-def _is_mapped_buffer(base) -> bool:
-    import mmap
-
-    return isinstance(base, mmap.mmap)
