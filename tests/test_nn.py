@@ -17,6 +17,7 @@ from skspecrep._nn import (
     kl_weight,
     sedaghat2021_spec,
 )
+from skspecrep._nn._vae import _single_channel_conv
 
 
 def test_sedaghat2021_layer_table_and_parameter_count():
@@ -101,6 +102,31 @@ def test_any_length_round_trips_in_shape(n_features, n_components, batch):
         recon, mu, log_var = model(torch.randn(batch, n_features))
     assert recon.shape == (batch, n_features)
     assert mu.shape == log_var.shape == (batch, n_components)
+
+
+@settings(deadline=None, max_examples=30)
+@given(
+    batch=st.integers(1, 3),
+    length=st.integers(1, 200),
+    half_width=st.integers(0, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_single_channel_conv_equals_conv1d_and_its_gradients(batch, length, half_width, seed):
+    # The decoder's last layer is computed as shifted multiply-adds for speed;
+    # values and all three gradients must be Conv1d's own.
+    torch.manual_seed(seed)
+    k = 2 * half_width + 1
+    conv = nn.Conv1d(1, 1, k, padding=half_width)
+    h = torch.randn(batch, 1, length, requires_grad=True)
+    grad_out = torch.randn(batch, 1, length)
+    expected = conv(h)
+    got = _single_channel_conv(h, conv)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected)
+    wanted = torch.autograd.grad(expected, (h, conv.weight, conv.bias), grad_out)
+    found = torch.autograd.grad(got, (h, conv.weight, conv.bias), grad_out)
+    for a, b in zip(found, wanted):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize(
