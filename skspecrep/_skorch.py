@@ -156,6 +156,17 @@ class VAENet(NeuralNet):
     def _backward(self, loss, last: bool) -> None:
         loss.backward()
 
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        try:
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        except BaseException:
+            # skorch notifies on_train_end only after a loop that ended
+            # normally; a bar left open would push the next one down a line.
+            for _, callback in self.callbacks_:
+                if isinstance(callback, EpochProgressBar):
+                    callback.close()
+            raise
+
     def validation_step(self, batch, **fit_params):
         self._set_training(False)
         total, preds = 0.0, []
@@ -194,6 +205,15 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
 
     # Ours, not the mixin's: keeps the micro-batching.
     train_step_single = VAENet.train_step_single
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        # Each process computed the loss of its share of the batch; all log
+        # the whole batch's, so their histories agree, and a non-finite loss
+        # on any one stops them all (a process stopping alone would leave
+        # the others waiting in the next gradient average).
+        step["loss"] = self.accelerator.reduce(step["loss"].detach(), reduction="mean")
+        return step
 
     def _backward(self, loss, last: bool) -> None:
         # Gradients are averaged across processes once per batch, after
@@ -321,7 +341,13 @@ class EpochProgressBar(Callback):
         self.bar_.update(1)
 
     def on_train_end(self, net, **kwargs):
-        self.bar_.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close the bar; safe to call again, or before training began."""
+        bar = getattr(self, "bar_", None)
+        if bar is not None:
+            bar.close()
 
 
 def _plain(obj):

@@ -361,6 +361,18 @@ def test_verbose_shows_a_progress_bar_with_losses(spectra, capsys):
     assert captured.out == captured.err == ""
 
 
+def test_a_failed_fit_closes_its_progress_bar(spectra):
+    # An open bar would hold its terminal line: the next fit's bar would be
+    # drawn one line further down.
+    X, _, _ = spectra
+    failing = SpectralAutoencoder(2, **{**FAST, "max_epochs": 5}, verbose=1)
+    with pytest.raises(FloatingPointError):
+        failing.set_params(callbacks=[_PoisonAtEpoch(2)]).fit(X)
+    assert dict(failing.net_.callbacks_)["progress_bar"].bar_.disable  # closed
+    ae = SpectralAutoencoder(2, **FAST, verbose=1).fit(X)
+    assert dict(ae.net_.callbacks_)["progress_bar"].bar_.pos == 0
+
+
 # ------------------------------------------------------------- bad input
 
 

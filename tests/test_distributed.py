@@ -126,10 +126,10 @@ def test_two_processes_train_the_model_one_process_trains(two_processes, monkeyp
     monkeypatch.syspath_prepend(str(folder))
     X = _spectra()
     single = SpectralAutoencoder(**PARAMS).fit(X)
-    # Each process's loss is the mean over its half batch: their mean is the
-    # global batch's, which one process would have logged.
-    both = np.mean([r["train_loss"] for r in ranks], axis=0)
-    np.testing.assert_allclose(both, single.history_[:, "train_loss"], rtol=0.05)
+    # Every process logs the whole batch's loss (the mean of the two halves'),
+    # the number one process would have logged.
+    assert ranks[0]["train_loss"] == ranks[1]["train_loss"]
+    np.testing.assert_allclose(ranks[0]["train_loss"], single.history_[:, "train_loss"], rtol=0.05)
     distributed = pickle.loads((folder / "model.pkl").read_bytes())
     assert distributed.n_iter_ == EPOCHS
     assert distributed.score(X) == pytest.approx(single.score(X), rel=0.1)
@@ -204,3 +204,52 @@ def test_distributed_validation_agrees_across_processes_and_resumes(tmp_path):
     # Unlike one process, two do not resume bit for bit (the epochs after the
     # checkpoint differ in the fourth digit); the run goes on as it would have.
     np.testing.assert_allclose(resumed[2:], straight[2:], rtol=0.01)
+
+
+NAN_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import torch
+    from skorch.callbacks import Callback
+    from skspecrep import SpectralAutoencoder
+
+    class PoisonOneProcess(Callback):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training and len(net.history) == 2 and torch.distributed.get_rank() == 1:
+                with torch.no_grad():
+                    next(net.module_.parameters()).fill_(float("nan"))
+
+    out = sys.argv[1]
+    X = np.load(out + "/X.npy", mmap_mode="r")
+    ae = SpectralAutoencoder(n_components=2, max_epochs=4, batch_size=32, random_state=0,
+                             distributed=True, callbacks=[PoisonOneProcess()])
+    try:
+        ae.fit(X)
+        message = None
+    except FloatingPointError as exc:
+        message = str(exc)
+    finite = bool(np.isfinite(ae.transform(X[:8])).all())
+    rank = torch.distributed.get_rank()
+    json.dump({"error": message, "finite": finite}, open(f"{out}/nan{rank}.json", "w"))
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_non_finite_loss_on_one_process_stops_both(tmp_path):
+    """Without agreeing, the healthy process would wait forever in the next step."""
+    np.save(tmp_path / "X.npy", _spectra()[:128])
+    (tmp_path / "nan.py").write_text(NAN_SCRIPT)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(tmp_path / "nan.py"), str(tmp_path),
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for rank in (0, 1):
+        result = json.loads((tmp_path / f"nan{rank}.json").read_text())
+        assert "epoch 2, batch 1" in result["error"], rank
+        assert "end of epoch 1 were restored" in result["error"]
+        assert result["finite"]
