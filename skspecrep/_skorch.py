@@ -242,7 +242,26 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
 
     def get_iterator(self, dataset, training=False):
         iterator = NeuralNet.get_iterator(self, dataset, training=training)
-        return self.accelerator.prepare(iterator) if training else iterator
+        if not training:
+            return iterator
+        # With several processes, accelerate gives a sampler without a
+        # generator one of its own, seeded from the global random state when
+        # the loader is prepared: once per fit, so a resumed run would shuffle
+        # otherwise than the run it resumes. A generator reseeded from the
+        # global state at every epoch (run_single_epoch) makes each epoch's
+        # order follow from the state that the checkpoint saves, as it does
+        # in one process.
+        sampler = iterator.sampler
+        if getattr(sampler, "generator", False) is None:
+            sampler.generator = torch.Generator()
+        self.shuffle_generator_ = getattr(sampler, "generator", None)
+        return self.accelerator.prepare(iterator)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        generator = getattr(self, "shuffle_generator_", None)
+        if training and generator is not None:
+            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+        return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
 
     def evaluation_step(self, batch, training=False):
         # The mixin gathers outputs across processes; each process here
@@ -264,6 +283,7 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
     def __getstate__(self):
         state = super().__getstate__()
         state["accelerator"] = None
+        state["shuffle_generator_"] = None
         return state
 
     def is_main_process(self) -> bool:
@@ -452,6 +472,11 @@ class TrainingCheckpoint(Callback):
             stopper = dict(net.callbacks_).get("early_stopping")
             stopped = stopper is not None and stopper.misses_ >= stopper.patience
             self._save(net, stopped_early=stopped)
+            # Nothing else holds the other processes back until the first has
+            # written this file, which a fit started next would read.
+            accelerator = getattr(net, "accelerator", None)
+            if accelerator is not None:
+                accelerator.wait_for_everyone()
 
     def _save(self, net, stopped_early: bool):
         stopper = dict(net.callbacks_).get("early_stopping")

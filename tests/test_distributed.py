@@ -185,7 +185,7 @@ RESUME_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_distributed_validation_agrees_across_processes_and_resumes(tmp_path):
-    """Validation runs whole on each process; a checkpointed run resumes where it stopped."""
+    """Validation runs whole on each process; a checkpointed run resumes bit for bit."""
     np.save(tmp_path / "X.npy", _spectra()[:160])
     (tmp_path / "resume.py").write_text(RESUME_SCRIPT)
     command = [
@@ -199,11 +199,10 @@ def test_distributed_validation_agrees_across_processes_and_resumes(tmp_path):
     # Both processes computed the same validation losses: they stop together.
     assert ranks[0]["straight"]["valid_loss"] == ranks[1]["straight"]["valid_loss"]
     assert ranks[0]["resumed"] == ranks[1]["resumed"]
-    straight, resumed = ranks[0]["straight"]["valid_loss"], ranks[0]["resumed"]["valid_loss"]
-    assert len(resumed) == 4 and resumed[:2] == straight[:2]
-    # Unlike one process, two do not resume bit for bit (the epochs after the
-    # checkpoint differ in the fourth digit); the run goes on as it would have.
-    np.testing.assert_allclose(resumed[2:], straight[2:], rtol=0.01)
+    # The shuffling of the epochs after the checkpoint follows from the saved
+    # random state, as in one process: the resumed run is the straight one.
+    assert len(ranks[0]["resumed"]["valid_loss"]) == 4
+    assert ranks[0]["resumed"] == ranks[0]["straight"]
 
 
 NAN_SCRIPT = textwrap.dedent(
