@@ -395,14 +395,27 @@ class MedianNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
+class NonPositiveMedianError(ValueError):
+    """Spectra whose median flux is not positive, so they cannot be normalised.
+
+    ``rows`` holds their row numbers, so that callers reading a large set
+    in blocks can name the spectra.
+    """
+
+    def __init__(self, message: str, rows: np.ndarray):
+        super().__init__(message)
+        self.rows = rows
+
+
 def _divide_by_median(X, median, first_row: int = 0):
     bad = ~(median > 0)
     if bad.any():
         rows = first_row + np.flatnonzero(bad)
-        raise ValueError(
+        raise NonPositiveMedianError(
             f"{rows.size} spectra have a median flux that is not positive (rows "
             f"{rows[:10].tolist()}{' ...' if rows.size > 10 else ''}), so they cannot be "
-            "normalised; drop them first (noise-only spectra: see HARPSPreprocessor.noise_only)."
+            "normalised; drop them first (noise-only spectra: see HARPSPreprocessor.noise_only).",
+            rows,
         )
     return (X / median[:, None]).astype(X.dtype, copy=False)
 

@@ -27,6 +27,7 @@ from . import (
     SpectralAutoencoder,
     __version__,
 )
+from ._preprocessing import NonPositiveMedianError
 from ._skorch import CheckpointError
 from .datasets import make_stellar_spectra
 from .io import SpectrumReadError, read_spectra
@@ -180,8 +181,13 @@ def _common_options(parser):
 # ---------------------------------------------------------------------- input
 
 
-def load_spectra(spec: str, *, wavelength_file=None, normalize=None, quiet=False):
-    """Spectra, their wavelength grid (or None), ids and the preprocessing to apply."""
+def load_spectra(spec: str, *, staging: Path, wavelength_file=None, normalize=None, quiet=False):
+    """Spectra as a memory map, their wavelength grid (or None), ids and the preprocessing.
+
+    A ``.npy`` array is mapped where it lies. FITS files are read one by one
+    into the ``.npy`` file ``staging``, so that no archive is ever held in
+    memory; :func:`prepare_spectra` then checks and preprocesses them there.
+    """
     path = Path(spec)
     if path.suffix == ".npy":
         if not path.is_file():
@@ -190,6 +196,11 @@ def load_spectra(spec: str, *, wavelength_file=None, normalize=None, quiet=False
             X = np.load(path, mmap_mode="r")
         except (ValueError, OSError) as exc:
             raise InputError(f"{spec}: not a readable .npy array ({exc}).") from None
+        if staging.exists() and os.path.samefile(path, staging):
+            raise InputError(
+                f"{spec} is where this run writes its preprocessed spectra; "
+                "copy it elsewhere or choose another --output."
+            )
         if X.ndim != 2 or not np.issubdtype(X.dtype, np.floating):
             raise InputError(
                 f"{spec}: expected a float array of shape (n_spectra, n_pixels); "
@@ -205,25 +216,59 @@ def load_spectra(spec: str, *, wavelength_file=None, normalize=None, quiet=False
             raise InputError("--wavelength is for .npy input; FITS files carry their own grid.")
         files = _fits_files(spec)
         try:
-            spectra = read_spectra(files, progress=not quiet)
+            spectra = read_spectra(files, out=staging, progress=not quiet)
         except SpectrumReadError as exc:
             raise InputError(str(exc)) from None
         X, wavelength = spectra.flux, spectra.wavelength
         ids = np.array([os.path.basename(p) for p in spectra.meta["path"]])
         normalize = normalize or "median"
-    if isinstance(X, np.memmap) and normalize == "none":
-        # Streamed by the autoencoder, which checks each batch as it reads
-        # it (see _non_finite); scanning it here would read it all first.
-        return X, wavelength, ids, []
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum())} of {len(X)} spectra have NaN or infinite pixels (e.g. "
-            f"{ids[np.argmax(bad)]}): outside a file's wavelength coverage, or bad values. "
-            "Trim the grid or drop those spectra."
-        )
     steps = [("normalize", MedianNormalizer())] if normalize == "median" else []
-    return np.asarray(X), wavelength, ids, steps
+    return X, wavelength, ids, steps
+
+
+#: Bytes of spectra held in memory at a time while they are checked and preprocessed.
+_BLOCK_BYTES = 2**26
+#: The spectra as the model sees them, in the output folder: read from FITS
+#: and/or normalised (a .npy input that needs neither is read where it lies).
+_STAGED = "spectra.npy"
+
+
+def prepare_spectra(X, preprocess, ids, staging: Path):
+    """Check every spectrum and preprocess it, a block of rows at a time, into ``staging``.
+
+    ``preprocess`` is a fitted transformer or None. The result is the
+    float32 ``.npy`` file ``staging`` opened as a memory map. FITS spectra,
+    which :func:`load_spectra` read into ``staging``, are rewritten in
+    place; a ``.npy`` input is never written to. A ``.npy`` input that needs
+    no preprocessing is returned as it is: the autoencoder checks each batch
+    as it reads it (see :func:`_non_finite`), and a scan here would read it
+    all first.
+    """
+    in_place = getattr(X, "mode", None) == "r+"  # read from FITS into staging
+    if preprocess is None and not in_place:
+        return X
+    if in_place:
+        out = X
+    else:
+        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.float32, shape=X.shape)
+    rows = max(1, _BLOCK_BYTES // (4 * X.shape[1]))
+    for start in range(0, len(X), rows):
+        block = np.asarray(X[start : start + rows])
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            raise _non_finite(start + int(np.argmin(finite)), ids)
+        if preprocess is not None:
+            try:
+                block = preprocess.transform(block)
+            except NonPositiveMedianError as exc:
+                raise InputError(
+                    f"Spectrum {ids[start + exc.rows[0]]} has a median flux that is not "
+                    "positive, so it cannot be normalised: drop it, or pass --normalize none."
+                ) from None
+            out[start : start + rows] = block
+    out.flush()
+    del out
+    return np.load(staging, mmap_mode="r")
 
 
 def _load_wavelength(path: Path, n_pixels: int) -> np.ndarray:
@@ -382,18 +427,24 @@ def run_fit(args: argparse.Namespace) -> int:
         raise InputError(
             f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
         )
+    out = _output_dir(args.output)
+    staging = out / _STAGED
     X, wavelength, ids, steps = load_spectra(
-        args.spectra, wavelength_file=args.wavelength, normalize=args.normalize, quiet=args.quiet
+        args.spectra,
+        staging=staging,
+        wavelength_file=args.wavelength,
+        normalize=args.normalize,
+        quiet=args.quiet,
     )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
-    out = _output_dir(args.output)
     checkpoint = out / "checkpoint.pt"
     if args.restart:
         checkpoint.unlink(missing_ok=True)
     elif checkpoint.exists():
         print(f"Resuming from {checkpoint} (--restart trains anew).")
-    pre = Pipeline(steps) if steps else None
-    X_model = X if pre is None else pre.fit_transform(X)
+    # The normaliser learns nothing; one spectrum sets its pixel count.
+    pre = Pipeline(steps).fit(X[:1]) if steps else None
+    X_model = prepare_spectra(X, pre, ids, staging)
     ae = _autoencoder(
         args,
         validation_fraction=args.validation_fraction or None,
@@ -407,7 +458,7 @@ def run_fit(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
     except NonFiniteRowError as exc:
-        raise _non_finite(exc, ids) from None
+        raise _non_finite(exc.row, ids) from None
     if "train_loss" not in ae.history_[-1]:
         print(
             f"\nInterrupted during epoch {ae.n_iter_}; the first {ae.n_iter_ - 1} are saved "
@@ -443,8 +494,14 @@ def run_analyze(args: argparse.Namespace) -> int:
             "--normalize is set by the model: 'analyze' applies the preprocessing it was "
             "trained with."
         )
+    out = _output_dir(args.output)
+    staging = out / _STAGED
     X, wavelength, ids, _ = load_spectra(
-        args.spectra, wavelength_file=args.wavelength, normalize="none", quiet=args.quiet
+        args.spectra,
+        staging=staging,
+        wavelength_file=args.wavelength,
+        normalize="none",
+        quiet=args.quiet,
     )
     ae = model[-1]
     if X.shape[1] != ae.n_features_in_:
@@ -453,12 +510,11 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"{ae.n_features_in_}; put them on the same grid first."
         )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
-    out = _output_dir(args.output)
-    X_model = model[:-1].transform(X) if len(model) > 1 else X
+    X_model = prepare_spectra(X, model[:-1] if len(model) > 1 else None, ids, staging)
     try:
         codes = _write_codes(ae, X_model, ids, out)
     except NonFiniteRowError as exc:
-        raise _non_finite(exc, ids) from None
+        raise _non_finite(exc.row, ids) from None
     _analyse(
         ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
     )
@@ -468,9 +524,9 @@ def run_analyze(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- helpers
 
 
-def _non_finite(exc: NonFiniteRowError, ids) -> InputError:
+def _non_finite(row: int, ids) -> InputError:
     return InputError(
-        f"Spectrum {ids[exc.row]} has NaN or infinite pixels: bad values, or outside "
+        f"Spectrum {ids[row]} has NaN or infinite pixels: bad values, or outside "
         "its file's wavelength coverage. Trim the grid or drop that spectrum."
     )
 

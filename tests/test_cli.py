@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 from astropy.io import fits
 
+from skspecrep import MedianNormalizer
 from skspecrep.cli import main
 from skspecrep.datasets import make_stellar_spectra
+from skspecrep.io import read_spectra
 
 FAST = ["--epochs", "2", "--n-components", "3", "--quiet"]
 
@@ -238,14 +240,68 @@ def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):
     assert code == 2 and "Spectrum 11 has NaN or infinite pixels" in err
 
 
-def test_npy_spectra_stay_on_disk_unless_normalised(synthetic):
-    from skspecrep.cli import load_spectra
+def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, monkeypatch):
+    from skspecrep import cli
 
-    path = str(synthetic[0] / "X.npy")
-    X, _, _, steps = load_spectra(path)
-    assert isinstance(X, np.memmap) and steps == []
-    X, _, _, steps = load_spectra(path, normalize="median")
-    assert not isinstance(X, np.memmap) and [name for name, _ in steps] == ["normalize"]
+    staging = tmp_path / "spectra.npy"
+    X, _, ids, steps = cli.load_spectra(str(synthetic[0] / "X.npy"), staging=staging)
+    assert steps == [] and cli.prepare_spectra(X, None, ids, staging) is X
+    assert not staging.exists()
+    X, _, ids, steps = cli.load_spectra(
+        str(synthetic[0] / "X.npy"), staging=staging, normalize="median"
+    )
+    # Normalised a few spectra at a time, into the output folder, never in memory whole.
+    monkeypatch.setattr(cli, "_BLOCK_BYTES", 3 * 4 * X.shape[1])
+    normalizer = MedianNormalizer().fit(X[:1])
+    seen = []
+    monkeypatch.setattr(normalizer, "transform", lambda block: seen.append(len(block)) or
+                        MedianNormalizer().fit_transform(block))  # fmt: skip
+    prepared = cli.prepare_spectra(X, normalizer, ids, staging)
+    assert isinstance(prepared, np.memmap) and pathlib.Path(prepared.filename) == staging
+    assert set(seen) == {3, len(X) % 3} and sum(seen) == len(X)
+    np.testing.assert_array_equal(prepared, MedianNormalizer().fit_transform(np.asarray(X)))
+    assert np.array_equal(np.load(synthetic[0] / "X.npy"), synthetic[1].astype(np.float32))
+
+
+def test_fits_spectra_are_read_to_disk_and_normalised_there(fits_folder, tmp_path, monkeypatch):
+    from skspecrep import cli
+
+    staging = tmp_path / "spectra.npy"
+    monkeypatch.setattr(cli, "_BLOCK_BYTES", 7 * 4 * 128)
+    X, _, ids, steps = cli.load_spectra(
+        str(fits_folder / "s1d_*.fits"), staging=staging, quiet=True
+    )
+    assert [name for name, _ in steps] == ["normalize"]
+    raw = np.array(X)
+    prepared = cli.prepare_spectra(X, steps[0][1].fit(X[:1]), ids, staging)
+    assert isinstance(prepared, np.memmap) and pathlib.Path(prepared.filename) == staging
+    expected = read_spectra(str(fits_folder / "s1d_*.fits"), progress=False).flux
+    np.testing.assert_array_equal(raw, expected)
+    np.testing.assert_array_equal(prepared, MedianNormalizer().fit_transform(expected))
+
+
+def test_spectra_that_cannot_be_prepared_are_named(capsys, tmp_path, fits_folder, synthetic):
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    for name in sorted(os.listdir(fits_folder))[:12]:
+        if name.endswith(".fits"):
+            (folder / name).symlink_to(fits_folder / name)
+    # A file on a shifted grid leaves pixels of the common grid uncovered.
+    header = fits.Header({"CRVAL1": 5001.0, "CDELT1": 0.05})
+    fits.PrimaryHDU(np.ones(128, dtype=np.float32), header).writeto(folder / "s1d_005x.fits")
+    code, _, err = run(capsys, "fit", folder / "*.fits", "--output", tmp_path / "a", *FAST)
+    assert code == 2 and "Spectrum s1d_005x.fits has NaN or infinite pixels" in err
+    X = synthetic[1].astype(np.float32)
+    X[9] = 0
+    np.save(tmp_path / "zero.npy", X)
+    code, _, err = run(capsys, "fit", tmp_path / "zero.npy", "--normalize", "median",
+                       "--output", tmp_path / "b", *FAST)  # fmt: skip
+    assert code == 2 and "Spectrum 9 has a median flux that is not positive" in err
+    # The folder's own staging file cannot be the input: it would be overwritten.
+    np.save(tmp_path / "b" / "spectra.npy", synthetic[1].astype(np.float32))
+    code, _, err = run(capsys, "fit", tmp_path / "b" / "spectra.npy", "--output", tmp_path / "b",
+                       *FAST)  # fmt: skip
+    assert code == 2 and "choose another --output" in err
 
 
 # --------------------------------------------------------------- examples
