@@ -129,6 +129,16 @@ def test_single_channel_conv_equals_conv1d_and_its_gradients(batch, length, half
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_the_decoder_computes_its_last_layer_by_shifts():
+    # Conv1d's own kernel cost a fifth of a training step on the paper's
+    # network; this guards the faster path against a silent return to it.
+    model = ConvVAE(64, 2, auto_spec(64))
+    calls = []
+    model.output_conv.register_forward_hook(lambda *args: calls.append(1))
+    recon = model.decode(torch.zeros(3, 2))
+    assert recon.shape == (3, 64) and calls == []
+
+
 @pytest.mark.parametrize(
     "spec, match",
     [

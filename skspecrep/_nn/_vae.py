@@ -166,7 +166,7 @@ class ConvVAE(nn.Module):
         h = self.fc_decode(z).view(-1, self.code_channels, self.code_length)
         for deconv in self.decoder:
             h = F.leaky_relu(deconv(h), self.negative_slope, inplace=True)
-        h = self.output_conv(h)
+        h = _single_channel_conv(h, self.output_conv)
         return h[:, 0, : self.n_features] * self.scale + self.offset
 
     def forward(
