@@ -18,13 +18,34 @@ Usage::
     python benchmarks/bench_sedaghat2021.py [--n-spectra 64] [--batch-size 32]
         [--repeats 3] [--device cpu]
 
-Measured on a 2-core machine like CI's (AMD EPYC, torch 2.13 CPU), defaults:
-transform 107 vs 25 spectra/s (4.2x), training 9.4 vs 2.7 spectra/s (3.5x).
-Before micro-batching, training was 0.97-1.07x and transform level with the
-reference at batch 1. What was tried: channels-last 2-D convolutions (no
-gain once chunks fit in cache), the first layer as a strided-window matmul
-(no gain), in-place LeakyReLU (same gradients; helped training ~10%), and
-cache-sized micro-batches (the 3-4x gains above).
+Measured on a 2-core machine like CI's (AMD EPYC, torch 2.13 CPU), defaults,
+5 repeats (2026-11-22): transform 100 vs 32 spectra/s (3.1x; a bare no_grad
+loop at batch 1 does 108/s, so ours runs at 0.92x of it: the difference is
+validation, centring and the copy out), training 9.6 vs 2.4 spectra/s (3.95x). The same day,
+before the decoder's last layer was computed by shifts, training was 3.3x
+(an earlier day's record: transform 4.2x, training 3.5x; the machine's speed
+drifts by ~20% from day to day, which is why only ratios of one run count).
+
+History. Before micro-batching, training was 0.97-1.07x and transform level
+with the reference at batch 1. What was tried: channels-last 2-D
+convolutions (no gain once chunks fit in cache), the first layer as a
+strided-window matmul (no gain), in-place LeakyReLU (same gradients; helped
+training ~10%), and cache-sized micro-batches (the 3-4x gains above).
+
+Profile of one training step at micro-batch 1 (torch.profiler): the
+decoder's final one-channel three-tap Conv1d took ~28 ms forward+backward of
+a ~100 ms step through PyTorch's convolution kernel; as three shifted
+multiply-adds it takes ~1 ms (5.8 -> 6.9 spectra/s side by side). Tried and
+left out, measured in context: the first layer as im2col + baddbmm (10x
+faster alone, no gain inside the network); stride-2 transposed convolutions
+as one regular convolution with zero taps, or two interleaved ones (slower);
+the last transposed convolution as a matmul plus overlap-add (no consistent
+gain); computing the first 3-4 encoder layers tile by tile along the
+spectrum for inference (exact, and 2x faster while other work loaded the
+machine's memory bandwidth, but equal on an idle machine); two encoding
+threads of one torch thread each (no gain). What remains is the
+convolutions themselves (~60% of a step) and layout copies that PyTorch
+makes inside ConvTranspose1d (~8%).
 """
 
 from __future__ import annotations
