@@ -250,11 +250,12 @@ class AcceleratedVAENet(AccelerateMixin, VAENet):
         # otherwise than the run it resumes. A generator reseeded from the
         # global state at every epoch (run_single_epoch) makes each epoch's
         # order follow from the state that the checkpoint saves, as it does
-        # in one process.
+        # in one process (where accelerate leaves the sampler alone, and so
+        # do we: one process shuffles exactly as without accelerate).
         sampler = iterator.sampler
-        if getattr(sampler, "generator", False) is None:
-            sampler.generator = torch.Generator()
-        self.shuffle_generator_ = getattr(sampler, "generator", None)
+        self.shuffle_generator_ = None
+        if self.accelerator.num_processes > 1 and getattr(sampler, "generator", False) is None:
+            sampler.generator = self.shuffle_generator_ = torch.Generator()
         return self.accelerator.prepare(iterator)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):

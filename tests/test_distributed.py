@@ -144,6 +144,10 @@ def test_without_a_launcher_distributed_training_runs_in_one_process():
     X = _spectra()[:64]
     ae = SpectralAutoencoder(**{**PARAMS, "max_epochs": 2}, distributed=True).fit(X)
     assert ae.n_iter_ == 2 and np.isfinite(ae.history_[:, "train_loss"]).all()
+    # The same script works with or without a launcher: in one process it
+    # trains exactly the model of distributed=False.
+    plain = SpectralAutoencoder(**{**PARAMS, "max_epochs": 2}).fit(X)
+    np.testing.assert_array_equal(ae.transform(X), plain.transform(X))
     clone = pickle.loads(pickle.dumps(ae))
     np.testing.assert_array_equal(clone.transform(X), ae.transform(X))
 
