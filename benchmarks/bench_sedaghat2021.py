@@ -19,13 +19,14 @@ Usage::
         [--repeats 3] [--device cpu]
 
 Measured on a 2-core machine like CI's (AMD EPYC, torch 2.13 CPU), defaults,
-5 repeats (2026-11-22): transform 100 vs 32 spectra/s (3.1x; a bare no_grad
-loop at batch 1 did 108/s in that run; warmed up and alternated, ours and the
-bare loop over the fitted module both take 9.8 ms per spectrum, so
-validation, centring and the copy out cost nothing measurable), training 9.6 vs 2.4 spectra/s (3.95x). The same day,
-before the decoder's last layer was computed by shifts, training was 3.3x
-(an earlier day's record: transform 4.2x, training 3.5x; the machine's speed
-drifts by ~20% from day to day, which is why only ratios of one run count).
+5 repeats (2026-11-22): transform 100 vs 32 spectra/s (3.1x), training 9.6
+vs 2.4 spectra/s (3.95x). A bare no_grad loop at batch 1 did 108/s in that
+run; warmed up and alternated, ours and the bare loop over the fitted module
+both take 9.8 ms per spectrum, so validation, centring and the copy out cost
+nothing measurable. The same day, before the decoder's last layer was
+computed by shifts, training was 3.3x (an earlier day's record: transform
+4.2x, training 3.5x; the machine's speed drifts by ~20% from day to day,
+which is why only ratios of one run count).
 
 History. Before micro-batching, training was 0.97-1.07x and transform level
 with the reference at batch 1. What was tried: channels-last 2-D

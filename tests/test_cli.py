@@ -182,6 +182,13 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
     np.testing.assert_array_equal(
         np.load(tmp_path / "list" / "codes.npy"), np.load(tmp_path / "glob" / "codes.npy")
     )
+    # analyze reads and normalises the files as fit did: the same codes.
+    code, _, err = run(capsys, "analyze", tmp_path / "glob" / "model.pkl", pattern,
+                       "--output", tmp_path / "again", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "again" / "codes.npy"), np.load(tmp_path / "glob" / "codes.npy")
+    )
 
 
 @pytest.mark.parametrize(
