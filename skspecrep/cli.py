@@ -233,10 +233,12 @@ _BLOCK_BYTES = 2**26
 _STAGED = "spectra.npy"
 
 
-def prepare_spectra(X, preprocess, ids, staging: Path):
+def prepare_spectra(X, preprocess, ids, staging: Path, *, fit: bool = False):
     """Check every spectrum and preprocess it, a block of rows at a time, into ``staging``.
 
-    ``preprocess`` is a fitted transformer or None. The result is the
+    ``preprocess`` is a transformer or None; with ``fit`` it is fitted on
+    the first block, which suffices for the command's preprocessing (median
+    normalisation learns nothing but the pixel count). The result is the
     float32 ``.npy`` file ``staging`` opened as a memory map. FITS spectra,
     which :func:`load_spectra` read into ``staging``, are rewritten in
     place; a ``.npy`` input is never written to. A ``.npy`` input that needs
@@ -258,6 +260,8 @@ def prepare_spectra(X, preprocess, ids, staging: Path):
         if not finite.all():
             raise _non_finite(start + int(np.argmin(finite)), ids)
         if preprocess is not None:
+            if fit and start == 0:
+                preprocess.fit(block)
             try:
                 block = preprocess.transform(block)
             except NonPositiveMedianError as exc:
@@ -442,9 +446,8 @@ def run_fit(args: argparse.Namespace) -> int:
         checkpoint.unlink(missing_ok=True)
     elif checkpoint.exists():
         print(f"Resuming from {checkpoint} (--restart trains anew).")
-    # The normaliser learns nothing; one spectrum sets its pixel count.
-    pre = Pipeline(steps).fit(X[:1]) if steps else None
-    X_model = prepare_spectra(X, pre, ids, staging)
+    pre = Pipeline(steps) if steps else None
+    X_model = prepare_spectra(X, pre, ids, staging, fit=True)
     ae = _autoencoder(
         args,
         validation_fraction=args.validation_fraction or None,

@@ -259,12 +259,13 @@ def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, 
     )
     # Normalised a few spectra at a time, into the output folder, never in memory whole.
     monkeypatch.setattr(cli, "_BLOCK_BYTES", 3 * 4 * X.shape[1])
-    normalizer = MedianNormalizer().fit(X[:1])
+    normalizer = MedianNormalizer()
     seen = []
     monkeypatch.setattr(normalizer, "transform", lambda block: seen.append(len(block)) or
                         MedianNormalizer().fit_transform(block))  # fmt: skip
-    prepared = cli.prepare_spectra(X, normalizer, ids, staging)
+    prepared = cli.prepare_spectra(X, normalizer, ids, staging, fit=True)
     assert isinstance(prepared, np.memmap) and pathlib.Path(prepared.filename) == staging
+    assert normalizer.n_features_in_ == X.shape[1]
     assert set(seen) == {3, len(X) % 3} and sum(seen) == len(X)
     np.testing.assert_array_equal(prepared, MedianNormalizer().fit_transform(np.asarray(X)))
     assert np.array_equal(np.load(synthetic[0] / "X.npy"), synthetic[1].astype(np.float32))
@@ -280,7 +281,7 @@ def test_fits_spectra_are_read_to_disk_and_normalised_there(fits_folder, tmp_pat
     )
     assert [name for name, _ in steps] == ["normalize"]
     raw = np.array(X)
-    prepared = cli.prepare_spectra(X, steps[0][1].fit(X[:1]), ids, staging)
+    prepared = cli.prepare_spectra(X, steps[0][1], ids, staging, fit=True)
     assert isinstance(prepared, np.memmap) and pathlib.Path(prepared.filename) == staging
     expected = read_spectra(str(fits_folder / "s1d_*.fits"), progress=False).flux
     np.testing.assert_array_equal(raw, expected)
@@ -304,6 +305,11 @@ def test_spectra_that_cannot_be_prepared_are_named(capsys, tmp_path, fits_folder
     code, _, err = run(capsys, "fit", tmp_path / "zero.npy", "--normalize", "median",
                        "--output", tmp_path / "b", *FAST)  # fmt: skip
     assert code == 2 and "Spectrum 9 has a median flux that is not positive" in err
+    X[9], X[0, 4] = 1, np.inf
+    np.save(tmp_path / "inf.npy", X)
+    code, _, err = run(capsys, "fit", tmp_path / "inf.npy", "--normalize", "median",
+                       "--output", tmp_path / "c", *FAST)  # fmt: skip
+    assert code == 2 and "Spectrum 0 has NaN or infinite pixels" in err
     # The folder's own staging file cannot be the input: it would be overwritten.
     np.save(tmp_path / "b" / "spectra.npy", synthetic[1].astype(np.float32))
     code, _, err = run(capsys, "fit", tmp_path / "b" / "spectra.npy", "--output", tmp_path / "b",
