@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn import functional as F
 
 from skspecrep._nn import (
     SEDAGHAT2021_N_FEATURES,
@@ -127,6 +128,33 @@ def test_single_channel_conv_equals_conv1d_and_its_gradients(batch, length, half
     found = torch.autograd.grad(got, (h, conv.weight, conv.bias), grad_out)
     for a, b in zip(found, wanted):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n_features, stride", [(64, 2), (30, 3), (40, 4), (9, 1)])
+def test_the_decoder_is_its_layer_modules_composed(n_features, stride):
+    # decode runs the ConvTranspose1d weights as channels-last 2-D
+    # convolutions for speed; values and gradients must be the modules' own.
+    spec = ConvSpec(channels=(4, 8), kernel_sizes=(3, 3), strides=(stride, 1))
+    torch.manual_seed(0)
+    model = ConvVAE(n_features, 3, spec)
+    z = torch.randn(5, 3, requires_grad=True)
+
+    def by_modules(z):
+        h = model.fc_decode(z).view(-1, model.code_channels, model.code_length)
+        for deconv in model.decoder:
+            h = F.leaky_relu(deconv(h), model.negative_slope)
+        h = model.output_conv(h)
+        return h[:, 0, :n_features] * model.scale + model.offset
+
+    expected, got = by_modules(z), model.decode(z)
+    torch.testing.assert_close(got, expected)
+    grad_out = torch.randn_like(expected)
+    params = [z, *model.parameters()]
+    wanted = torch.autograd.grad(expected, params, grad_out, allow_unused=True)
+    found = torch.autograd.grad(got, params, grad_out, allow_unused=True)
+    for a, b in zip(found, wanted):
+        if b is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_the_decoder_computes_its_last_layer_by_shifts():

