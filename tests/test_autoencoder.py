@@ -515,6 +515,26 @@ def test_a_non_finite_spectrum_on_disk_is_named_by_row(spectra, tmp_path, kind):
         clean.transform(disk)
 
 
+def test_hdf5_compressed_in_chunks_of_many_rows_warns_that_training_reads_them_all(
+    spectra, tmp_path
+):
+    import h5py
+
+    X = spectra[0][:100].astype(np.float32)
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("wide", data=X, chunks=(100, X.shape[1]), compression="gzip")
+        f.create_dataset("narrow", data=X, chunks=(8, X.shape[1]), compression="gzip")
+        f.create_dataset("plain", data=X, chunks=(100, X.shape[1]))
+    kw = dict(n_components=2, max_epochs=1, random_state=0)
+    with h5py.File(tmp_path / "x.h5", "r") as f:
+        with pytest.warns(UserWarning, match=r"chunks of 100 rows.*chunks=\(8, 256\)"):
+            SpectralAutoencoder(**kw).fit(f["wide"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            SpectralAutoencoder(**kw).fit(f["narrow"])  # a few rows per chunk
+            SpectralAutoencoder(**kw).fit(f["plain"])  # uncompressed: rows read alone
+
+
 def test_on_disk_spectra_with_the_wrong_pixel_count_are_refused(fitted, tmp_path, spectra):
     disk = _on_disk("memmap", spectra[0][:5, :100], tmp_path)
     with pytest.raises(ValueError, match="100 features"):
