@@ -76,19 +76,24 @@ def _spectra():
     return X.astype(np.float32)
 
 
+def _launch_two_processes(script, *args) -> None:
+    """Run a script in two CPU processes over gloo, as torchrun would; fail with its stderr."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(script), *map(str, args),
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
     np.save(folder / "X.npy", _spectra())
     (folder / "fit.py").write_text(SCRIPT)
     (folder / "recorder.py").write_text(RECORDER)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(folder / "fit.py"), str(folder), json.dumps(PARAMS),
-    ]  # fmt: skip
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _launch_two_processes(folder / "fit.py", folder, json.dumps(PARAMS))
     ranks = [json.loads((folder / f"rank{r}.json").read_text()) for r in (0, 1)]
     return folder, ranks
 
@@ -192,13 +197,7 @@ def test_distributed_validation_agrees_across_processes_and_resumes(tmp_path):
     """Validation runs whole on each process; a checkpointed run resumes bit for bit."""
     np.save(tmp_path / "X.npy", _spectra()[:160])
     (tmp_path / "resume.py").write_text(RESUME_SCRIPT)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(tmp_path / "resume.py"), str(tmp_path),
-    ]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _launch_two_processes(tmp_path / "resume.py", tmp_path)
     ranks = [json.loads((tmp_path / f"resume{r}.json").read_text()) for r in (0, 1)]
     # Both processes computed the same validation losses: they stop together.
     assert ranks[0]["straight"]["valid_loss"] == ranks[1]["straight"]["valid_loss"]
@@ -244,13 +243,7 @@ def test_a_non_finite_loss_on_one_process_stops_both(tmp_path):
     """Without agreeing, the healthy process would wait forever in the next step."""
     np.save(tmp_path / "X.npy", _spectra()[:128])
     (tmp_path / "nan.py").write_text(NAN_SCRIPT)
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        str(tmp_path / "nan.py"), str(tmp_path),
-    ]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _launch_two_processes(tmp_path / "nan.py", tmp_path)
     for rank in (0, 1):
         result = json.loads((tmp_path / f"nan{rank}.json").read_text())
         assert "epoch 2, batch 1" in result["error"], rank
