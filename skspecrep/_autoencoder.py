@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import hashlib
 import os
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,39 +15,21 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
-    clone,
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from skorch.callbacks import Callback, EarlyStopping
-from skorch.helper import predefined_split
 
-from ._nn import (
-    SEDAGHAT2021_N_FEATURES,
-    BetaVAELoss,
-    ConvSpec,
-    ConvVAE,
-    auto_spec,
-    kl_per_latent,
-    sedaghat2021_spec,
-)
-from ._skorch import (
-    AcceleratedVAENet,
-    EpochProgressBar,
-    FiniteLossGuard,
-    SpectraDataset,
-    TrainingCheckpoint,
-    VAENet,
-)
-from .io._arrays import RowSource, _h5py_dataset_type, is_on_disk
+from ._nn import kl_per_latent
+from ._training import make_plan, run_training
+from .exceptions import TrainingInterruptedWarning
+from .io._arrays import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 
-# Training and inference run in chunks whose largest activation fits in this
-# many bytes: on a CPU, cache-resident chunks process several times more
-# spectra per second than large batches (see benchmarks/bench_sedaghat2021.py).
-_CPU_CHUNK_BYTES = 8 * 2**20
-_GPU_CHUNK_BYTES = 2**30
-_AUTOCAST = {"no": None, "bf16": torch.bfloat16}
+# component_kl_ is a mean over the training spectra: past this many, over a
+# random sample of them. Its standard error is then about 1% of an active
+# latent's KL, and a pass over all of a large archive would cost as long as
+# encoding it (1.5 hours for the paper's 270,000 spectra on 2 CPU cores).
+_KL_SAMPLE = 8192
 
 
 class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -172,7 +152,14 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     warm_start : bool, default=False
         When True, a further call to :meth:`fit` continues training the
         fitted network for ``max_epochs`` more epochs instead of starting
-        anew. The architecture, bottleneck, loss and mask must not change.
+        anew. Every other parameter applies to the continued training as to
+        a fresh fit (learning rate, batch size, early stopping, checkpoint,
+        callbacks, verbosity, device...); early stopping keeps its best
+        epoch while the validation split is the same and gives the
+        continued run ``n_iter_no_change`` epochs to beat it. A change that
+        needs another network (``n_components``, ``architecture``, ``loss``,
+        ``pixel_mask``, ``distributed``, the pixel count) raises
+        :class:`~skspecrep.exceptions.WarmStartError`.
 
     checkpoint : str, path-like or None, default=None
         File to which the whole training state (weights, optimizer, history,
@@ -180,10 +167,12 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         file exists when :meth:`fit` starts, training resumes from it and
         runs only the epochs still missing up to ``max_epochs``: a resumed
         run ends with the same weights as one never interrupted, and raising
-        ``max_epochs`` extends a finished run. A checkpoint written for
-        another architecture, bottleneck, loss or data set raises a
-        ``ValueError`` instead of being overwritten. The file is left in
-        place after training.
+        ``max_epochs`` extends a finished run (one that stopped early stays
+        finished). A checkpoint written for another architecture,
+        bottleneck, loss or data set raises
+        :class:`~skspecrep.exceptions.CheckpointError` (a ``ValueError``)
+        instead of being overwritten. The file is left in place after
+        training.
 
     Attributes
     ----------
@@ -196,8 +185,9 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     component_kl_ : ndarray of shape (n_components,)
         Mean KL divergence (nats) of each latent's posterior from the prior
-        over the training spectra: the information each latent carries.
-        Collapsed latents have values near 0.
+        over the training spectra (over 8,192 of them drawn at random when
+        there are more): the information each latent carries. Collapsed
+        latents have values near 0.
 
     pixel_weight_ : ndarray of shape (n_pixels,)
         The pixel weights used by the loss.
@@ -216,12 +206,23 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         The encoder layer table that was built.
 
     n_iter_ : int
-        Number of epochs run, over all calls to :meth:`fit` when
-        ``warm_start`` is True.
+        Number of complete epochs, over all calls to :meth:`fit` when
+        ``warm_start`` is True and including those of a resumed checkpoint.
+        An epoch cut short (Ctrl-C, a non-finite loss) is not counted and
+        its updates are undone.
 
     best_epoch_ : int
         Epoch whose weights were kept: the best validation epoch with early
-        stopping, otherwise the last one.
+        stopping, otherwise the last complete one.
+
+    stop_reason_ : {"max_epochs", "early_stopping", "interrupted", "non_finite_loss"}
+        Why training stopped: it ran ``max_epochs`` epochs; early stopping
+        found no improvement for ``n_iter_no_change`` epochs; the user
+        interrupted it (Ctrl-C), in which case :meth:`fit` returned with a
+        :class:`~skspecrep.exceptions.TrainingInterruptedWarning`; or the
+        loss became NaN or infinite, in which case :meth:`fit` raised
+        :class:`~skspecrep.exceptions.NonFiniteLossError` after restoring
+        the weights of the last complete epoch.
 
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
@@ -354,176 +355,60 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         -------
         self : SpectralAutoencoder
             The fitted estimator.
+
+        Raises
+        ------
+        NonFiniteLossError
+            When the training loss becomes NaN or infinite; the estimator is
+            left fitted with the weights of the last complete epoch.
+
+        Warns
+        -----
+        TrainingInterruptedWarning
+            When the user interrupts training (Ctrl-C): ``fit`` returns the
+            estimator fitted with the weights of the last complete epoch (or
+            of the best one, with early stopping), ``stop_reason_`` is
+            ``"interrupted"``, and with a ``checkpoint`` the same ``fit``
+            resumes the run.
         """
         continuing = self.warm_start and hasattr(self, "net_")
         source = self._validated_source(X, reset=not continuing)
-        _warn_if_chunks_span_many_rows(X)
-        n_samples, n_features = source.shape
-        if n_samples < 2:
-            raise ValueError(
-                f"n_samples={n_samples}: SpectralAutoencoder needs at least 2 spectra "
-                "to learn from."
-            )
-        ivar = self._check_ivar(ivar, source)
-        sample_weight = _check_weights(sample_weight, n_samples)
-        warmup = self._check_kl_warmup()
-        weight = self._check_pixel_mask(n_features)
-        spec = self._resolve_architecture(n_features)
-        device = _resolve_device(self.device)
-        accelerator = self._make_accelerator(device) if self.distributed else None
-        if accelerator is not None and accelerator.device.type != "cpu":
-            # This process's GPU under a launcher. CPU processes stay on
-            # "cpu": accelerate numbers them "cpu:N", which pickles cannot restore.
-            device = str(accelerator.device)
-
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        train_idx, valid_idx = self._split(n_samples, rng)
-        train_set = SpectraDataset(source, ivar, train_idx)
-        train_split = None
-        if valid_idx is not None:
-            train_split = predefined_split(SpectraDataset(source, ivar, valid_idx))
-        n_train = len(train_set)
-        steps_per_epoch = -(-n_train // self.batch_size)
-        sampler = None
-        if sample_weight is not None:
-            train_weight = sample_weight if train_idx is None else sample_weight[train_idx]
-            if not np.any(train_weight > 0):
-                raise ValueError(
-                    "Every sample_weight of the training split is zero: nothing to train on."
-                )
-            # Drawn from torch's global generator, which _seeded seeds and
-            # the checkpoint saves, so weighted runs also resume exactly.
-            sampler = torch.utils.data.WeightedRandomSampler(
-                torch.from_numpy(train_weight), num_samples=n_train, replacement=True
-            )
-        iterator = {"iterator_train__sampler": sampler, "iterator_train__shuffle": sampler is None}
-
-        if continuing:
-            self._check_warm_start_compatible(spec, weight)
-            net = self.net_
-            if accelerator is not None:
-                if not hasattr(net, "release"):
-                    raise ValueError(
-                        "warm_start=True cannot switch to distributed=True: the net was "
-                        "trained in one process. Set warm_start=False to train anew."
-                    )
-                net.accelerator = accelerator
-                net._initialize_accelerator()
-            for key, value in iterator.items():
-                # Iterator settings are plain attributes: set_params would re-initialise.
-                setattr(net, key, value)
-            net.max_epochs = self.max_epochs
-            net.batch_size = self.batch_size
-            net.train_split = train_split
-            net.steps_per_epoch = steps_per_epoch
-            net.beta = float(self.beta)
-            net.kl_warmup = warmup
-            net.autocast_dtype = _AUTOCAST[self.mixed_precision]
-            for group in net.optimizer_.param_groups:
-                group["lr"] = self.lr
-        else:
-            mean = _mean_spectrum(source, train_idx)
-            fingerprint = self._checkpoint_fingerprint(spec, n_features, n_train)
-            if sample_weight is not None:
-                fingerprint["sample_weight_sha1"] = hashlib.sha1(sample_weight).hexdigest()
-            extra = {}
-            if accelerator is not None:
-                extra = {
-                    "accelerator": accelerator,
-                    "unwrap_after_train": False,
-                    # skorch's log prints to any sink but print() whatever the
-                    # verbosity; accelerate's print writes from one process only.
-                    "callbacks__print_log__sink": (
-                        accelerator.print if self.verbose >= 2 else _silent
-                    ),
-                }
-            net_class = VAENet if accelerator is None else AcceleratedVAENet
-            net = net_class(
-                module=ConvVAE,
-                module__n_features=n_features,
-                module__n_components=self.n_components,
-                module__spec=spec,
-                module__pixel_mask=torch.from_numpy(weight) if np.any(weight == 0) else None,
-                module__offset=torch.from_numpy(mean),
-                module__scale=_rms_deviation(source, train_idx, mean, weight),
-                criterion=BetaVAELoss,
-                criterion__reconstruction=self.loss,
-                criterion__pixel_weight=torch.from_numpy(weight),
-                optimizer=torch.optim.Adam,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=train_split,
-                callbacks=self._build_callbacks(valid_idx is not None, fingerprint),
-                device=device,
-                verbose=int(self.verbose >= 2),
-                beta=float(self.beta),
-                kl_warmup=warmup,
-                steps_per_epoch=steps_per_epoch,
-                use_ivar=ivar is not None,
-                chunk_bytes=_chunk_bytes(device),
-                autocast_dtype=_AUTOCAST[self.mixed_precision],
-                **iterator,
-                **extra,
-            )
-
-        with _seeded(seed, device):
-            try:
-                try:
-                    if continuing:
-                        net.partial_fit(train_set)
-                    else:
-                        net.fit(train_set)
-                finally:
-                    if hasattr(net, "release"):  # accelerate's wrappers off
-                        net.release()
-            except FloatingPointError:
-                # The guard restored the last finite weights: keep them usable.
-                self._set_fitted_state(net, source, spec, weight)
-                raise
-        self._set_fitted_state(net, source, spec, weight)
+        warn_if_chunked_for_shuffling(X)
+        plan = make_plan(
+            self.get_params(deep=False),
+            source,
+            ivar=self._check_ivar(ivar, source),
+            sample_weight=sample_weight,
+        )
+        net, outcome = run_training(plan, self.net_ if continuing else None)
+        self._record(net, plan, outcome)
+        if outcome.error is not None:
+            # The weights of the last complete epoch were restored and
+            # recorded: the estimator stays usable.
+            raise outcome.error
+        if outcome.stop_reason == "interrupted":
+            warnings.warn(_interrupted_message(outcome), TrainingInterruptedWarning, stacklevel=2)
         return self
 
-    def _make_accelerator(self, device: str):
-        try:
-            from accelerate import Accelerator, DataLoaderConfiguration
-        except ImportError:
-            raise ImportError(
-                "distributed=True trains through Hugging Face accelerate, which is not "
-                "installed: pip install accelerate (or skspecrep[distributed])."
-            ) from None
-        # split_batches keeps batch_size the global batch, so that the
-        # hyperparameters mean the same with any number of processes; device
-        # placement stays with skorch, which moves the module and batches.
-        accelerator = Accelerator(
-            dataloader_config=DataLoaderConfiguration(split_batches=True),
-            device_placement=False,
-            cpu=torch.device(device).type == "cpu",
-        )
-        if self.batch_size % accelerator.num_processes:
-            raise ValueError(
-                f"batch_size={self.batch_size} cannot be split evenly across "
-                f"{accelerator.num_processes} processes; use a multiple of "
-                f"{accelerator.num_processes}."
-            )
-        return accelerator
-
-    def _set_fitted_state(self, net, source, spec, weight):
+    def _record(self, net, plan, outcome) -> None:
+        """Set the fitted attributes from a finished run."""
         self.net_ = net
-        self.architecture_ = spec.to_dict()
-        self.pixel_weight_ = weight
+        self.architecture_ = plan.params["architecture"].to_dict()
+        self.pixel_weight_ = plan.params["pixel_mask"]
         self.mean_ = net.module_.offset.cpu().numpy()
         self.scale_ = float(net.module_.scale)
-        self.n_iter_ = len(net.history)
-        stopper = dict(net.callbacks_).get("early_stopping")
-        best = getattr(stopper, "best_epoch_", 0) if stopper is not None else 0
-        self.best_epoch_ = int(best) if best else self.n_iter_
+        self.n_iter_ = outcome.n_epochs
+        self.best_epoch_ = outcome.best_epoch
+        self.stop_reason_ = outcome.stop_reason
         self._n_features_out = self.n_components
+        rows = plan.train_rows if plan.train_rows is not None else np.arange(len(plan.source))
+        if len(rows) > _KL_SAMPLE:
+            rng = np.random.RandomState(plan.seed)
+            rows = np.sort(rng.choice(rows, _KL_SAMPLE, replace=False))
         kl = np.zeros(self.n_components)
-        for _, (mu, log_var) in self._map_chunks(source, lambda m, x: m.encode(x)):
+        for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
-        self.component_kl_ = kl / len(source)
+        self.component_kl_ = kl / len(rows)
 
     # -------------------------------------------------------- validation
 
@@ -564,105 +449,6 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             raise ValueError(f"ivar has shape {ivar.shape} but X has shape {source.shape}.")
         return ivar
 
-    def _check_kl_warmup(self) -> tuple[float, float]:
-        try:
-            start, end = (float(v) for v in self.kl_warmup)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"kl_warmup must be two numbers (start, end) in epochs; got {self.kl_warmup!r}."
-            ) from None
-        if not 0 <= start <= end or not np.isfinite(end):
-            raise ValueError(
-                f"kl_warmup must satisfy 0 <= start <= end < inf; got {self.kl_warmup!r}."
-            )
-        return start, end
-
-    def _check_pixel_mask(self, n_features: int) -> np.ndarray:
-        if self.pixel_mask is None:
-            return np.ones(n_features, dtype=np.float32)
-        return _check_weight_vector(
-            self.pixel_mask, n_features, name="pixel_mask", per="pixel", dtype=np.float32
-        )
-
-    def _resolve_architecture(self, n_features: int) -> ConvSpec:
-        if isinstance(self.architecture, Mapping):
-            return ConvSpec.from_mapping(self.architecture)
-        if self.architecture == "sedaghat2021":
-            if n_features != SEDAGHAT2021_N_FEATURES:
-                raise ValueError(
-                    f"architecture='sedaghat2021' needs spectra of exactly "
-                    f"{SEDAGHAT2021_N_FEATURES:,} pixels (the paper's HARPS grid, "
-                    f"3785-6910 A at 0.01 A zero-padded); X has {n_features:,}. "
-                    "Use architecture='auto' for other grids."
-                )
-            return sedaghat2021_spec()
-        return auto_spec(n_features)
-
-    def _split(self, n_samples, rng):
-        if self.validation_fraction is None:
-            return None, None
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        if n_valid >= n_samples:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no training "
-                f"spectra out of n_samples={n_samples}."
-            )
-        order = rng.permutation(n_samples)
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
-    def _checkpoint_fingerprint(self, spec, n_features, n_train) -> dict:
-        return {
-            "format": 1,
-            "n_features": int(n_features),
-            "n_training_spectra": int(n_train),
-            "n_components": int(self.n_components),
-            "architecture": spec.to_dict(),
-            "loss": self.loss,
-            "batch_size": int(self.batch_size),
-        }
-
-    def _build_callbacks(self, early_stopping: bool, fingerprint: dict) -> list:
-        callbacks = [("finite_loss_guard", FiniteLossGuard())]
-        if early_stopping:
-            stopper = EarlyStopping(patience=self.n_iter_no_change, load_best=True, sink=_silent)
-            callbacks.append(("early_stopping", stopper))
-        if self.checkpoint is not None:
-            # After early stopping, whose state it saves; before the progress
-            # bar, which starts where a resumed run stands.
-            callbacks.append(("checkpoint", TrainingCheckpoint(self.checkpoint, fingerprint)))
-        if self.verbose == 1:
-            callbacks.append(("progress_bar", EpochProgressBar(total=self.max_epochs)))
-        for i, item in enumerate(self.callbacks or []):
-            name, callback = item if isinstance(item, tuple) else (f"user_{i}", item)
-            if not isinstance(callback, Callback):
-                raise TypeError(
-                    f"callbacks must hold skorch callbacks or (name, callback) tuples; "
-                    f"item {i} is {type(callback).__name__}."
-                )
-            try:
-                callback = clone(callback)
-            except (TypeError, RuntimeError):
-                callback = copy.deepcopy(callback)
-            callbacks.append((name, callback))
-        return callbacks
-
-    def _check_warm_start_compatible(self, spec, weight):
-        module = self.net_.module_
-        changed = []
-        if module.n_components != self.n_components:
-            changed.append("n_components")
-        if module.spec != spec:
-            changed.append("architecture")
-        if self.net_.criterion_.reconstruction != self.loss:
-            changed.append("loss")
-        if not np.array_equal(self.pixel_weight_, weight):
-            changed.append("pixel_mask")
-        if changed:
-            raise ValueError(
-                f"warm_start=True cannot continue training after changing "
-                f"{', '.join(changed)}; set warm_start=False to train anew."
-            )
-
     # ------------------------------------------------------------ inference
 
     @property
@@ -671,16 +457,25 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         check_is_fitted(self)
         return self.net_.history
 
-    def _chunks(self, source: RowSource) -> Iterator[tuple[slice, torch.Tensor]]:
-        for rows, block in source.blocks(self.net_.micro_batch_size()):
-            yield rows, torch.from_numpy(block).to(self.net_.device)
+    def _chunks(self, source: RowSource, rows=None) -> Iterator[tuple[slice, torch.Tensor]]:
+        """``(positions, chunk)`` over all rows, or over the given sorted ``rows``."""
+        size = self.net_.micro_batch_size()
+        if rows is None:
+            blocks = source.blocks(size)
+        else:
+            blocks = (
+                (slice(i, i + size), source.read(rows[i : i + size]))
+                for i in range(0, len(rows), size)
+            )
+        for positions, block in blocks:
+            yield positions, torch.from_numpy(block).to(self.net_.device)
 
-    def _map_chunks(self, source: RowSource, fn) -> Iterator:
-        """``(rows, fn(module, chunk))`` in evaluation mode without autograd."""
+    def _map_chunks(self, source: RowSource, fn, rows=None) -> Iterator:
+        """``(positions, fn(module, chunk))`` in evaluation mode without autograd."""
         module = self.net_.module_
         with _eval_mode(module), torch.inference_mode():
-            for rows, chunk in self._chunks(source):
-                yield rows, fn(module, chunk)
+            for positions, chunk in self._chunks(source, rows):
+                yield positions, fn(module, chunk)
 
     def _collect(self, source: RowSource, fn) -> list[np.ndarray]:
         """Every output of ``fn`` over all rows, as arrays in the output dtype.
@@ -824,121 +619,16 @@ def _output_dtype(source: RowSource) -> np.dtype:
     return source.dtype if source.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
-def _check_weight_vector(values, length: int, *, name: str, per: str, dtype) -> np.ndarray:
-    """One non-negative weight per pixel or per spectrum, not all zero."""
-    plural = {"pixel": "pixels", "spectrum": "spectra"}[per]
-    weights = check_array(values, ensure_2d=False, dtype=dtype, input_name=name)
-    if weights.ndim != 1 or weights.shape[0] != length:
-        raise ValueError(
-            f"{name} has shape {weights.shape} but X has {length} {plural}; it needs "
-            f"one weight per {per}, shape ({length},)."
-        )
-    if np.any(weights < 0):
-        raise ValueError(f"{name} must be non-negative.")
-    if not np.any(weights > 0):
-        raise ValueError(f"Every weight in {name} is zero: it masks every {per}.")
-    return np.ascontiguousarray(weights)
-
-
-def _check_weights(sample_weight, n_samples: int) -> np.ndarray | None:
-    """Validated float64 sample weights, or None when they are absent or all equal."""
-    if sample_weight is None:
-        return None
-    weights = _check_weight_vector(
-        sample_weight, n_samples, name="sample_weight", per="spectrum", dtype=np.float64
+def _interrupted_message(outcome) -> str:
+    kept = (
+        f"the weights of epoch {outcome.best_epoch} are kept"
+        if outcome.n_epochs
+        else "no epoch was completed: the weights are the initial ones"
     )
-    # Equal weights select nothing: train exactly as without them.
-    if np.all(weights == weights[0]):
-        return None
-    return np.ascontiguousarray(weights)
-
-
-def _row_blocks(source: RowSource, rows: np.ndarray | None, size: int = 4096):
-    """Blocks of the given rows (all rows when None), read in order."""
-    if rows is None:
-        for _, block in source.blocks(size):
-            yield block
-    else:
-        for start in range(0, len(rows), size):
-            yield source.read(rows[start : start + size])
-
-
-def _mean_spectrum(source: RowSource, rows: np.ndarray | None) -> np.ndarray:
-    """Mean of the rows in float64, a block at a time (X may be on disk)."""
-    total = np.zeros(source.n_features)
-    for block in _row_blocks(source, rows):
-        total += block.sum(axis=0, dtype=np.float64)
-    n = len(source) if rows is None else len(rows)
-    return (total / n).astype(np.float32)
-
-
-def _rms_deviation(source: RowSource, rows, mean, weight) -> float:
-    """Root-mean-square difference from the mean spectrum over unmasked pixels."""
-    keep = weight > 0
-    total = 0.0
-    for block in _row_blocks(source, rows):
-        total += np.square(block[:, keep] - mean[keep], dtype=np.float64).sum()
-    n = len(source) if rows is None else len(rows)
-    rms = np.sqrt(total / (n * keep.sum()))
-    return float(rms) if rms > 0 else 1.0
-
-
-#: Rows per compressed HDF5 chunk above which shuffled training spends most
-#: of its reading on rows it does not use.
-_MAX_CHUNK_ROWS = 64
-
-
-def _warn_if_chunks_span_many_rows(X) -> None:
-    """Warn when X is an HDF5 dataset compressed in chunks of many rows.
-
-    HDF5 decompresses a whole chunk to read any row of it. Measured with
-    4,000 spectra of 2,048 pixels (gzip): an epoch takes 2x the in-memory
-    time with chunks of 8 rows, 4x with 64, 8x with 512 and 10x with all
-    rows in one chunk. zarr was measured too and is insensitive to it.
-    """
-    dataset = _h5py_dataset_type()
-    if dataset is None or not isinstance(X, dataset):
-        return
-    if X.chunks is None or X.compression is None or X.chunks[0] <= _MAX_CHUNK_ROWS:
-        return
-    warnings.warn(
-        f"X is an HDF5 dataset compressed in chunks of {X.chunks[0]} rows. HDF5 "
-        "decompresses a whole chunk to read any spectrum in it, so shuffled training "
-        "reads up to that many spectra for each one it uses. For training, store it "
-        f"in chunks of a few rows, e.g. h5py's chunks=(8, {X.shape[1]}).",
-        UserWarning,
-        stacklevel=3,
+    return (
+        f"Training interrupted by user after {outcome.n_epochs} complete epoch(s); {kept}. "
+        "With a checkpoint, fit again to resume."
     )
-
-
-def _chunk_bytes(device: str) -> int:
-    return _CPU_CHUNK_BYTES if torch.device(device).type == "cpu" else _GPU_CHUNK_BYTES
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
-        ) from None
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available "
-            "(torch.cuda.is_available() is False). Use device='auto' or 'cpu'."
-        )
-    return device
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, device: str):
-    """Seed torch for one fit without touching the caller's global RNG state."""
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 @contextlib.contextmanager
@@ -949,7 +639,3 @@ def _eval_mode(module: torch.nn.Module):
         yield
     finally:
         module.train(was_training)
-
-
-def _silent(*args, **kwargs):
-    """A sink that drops early-stopping messages (verbose output is skorch's)."""

@@ -32,6 +32,7 @@ from ._mutual_info import (
     resample_indices,
     resampled_std,
 )
+from .exceptions import UnusableLabelWarning
 
 # A latent tracks a label significantly when its MI exceeds ``min_mi`` by
 # more than this many bootstrap standard deviations.
@@ -277,7 +278,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
                     f"Label {name!r} has {n} usable values"
                     + (" and is constant" if n > self.n_neighbors else "")
                     + "; its mutual information with every latent is set to 0.",
-                    UserWarning,
+                    UnusableLabelWarning,
                     stacklevel=2,
                 )
 

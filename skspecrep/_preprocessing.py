@@ -11,6 +11,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from .exceptions import NonPositiveMedianError, SpectrumQualityWarning
+
 # The HARPS recipe of Sedaghat et al. (2021): the native 0.01 Angstrom grid
 # from 3785 to 6910 Angstrom (312,501 pixels), zero-padded 7589 pixels left
 # and 7590 right to 327,680 = 20 * 2**14, with the pads and the gap between
@@ -381,7 +383,7 @@ class MedianNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     f"{rows.size} spectra have a median flux that is not positive and are "
                     f"returned as NaN (rows {rows[:10].tolist()}"
                     f"{' ...' if rows.size > 10 else ''}).",
-                    UserWarning,
+                    SpectrumQualityWarning,
                     stacklevel=2,
                 )
                 median = np.where(bad, np.nan, median)
@@ -393,18 +395,6 @@ class MedianNormalizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-class NonPositiveMedianError(ValueError):
-    """Spectra whose median flux is not positive, so they cannot be normalised.
-
-    ``rows`` holds their row numbers, so that callers reading a large set
-    in blocks can name the spectra.
-    """
-
-    def __init__(self, message: str, rows: np.ndarray):
-        super().__init__(message)
-        self.rows = rows
 
 
 def _divide_by_median(X, median, first_row: int = 0):
@@ -569,7 +559,7 @@ class HARPSPreprocessor(TransformerMixin, BaseEstimator):
                 f"{len(noisy)} spectra have a raw median flux below {self.noise_median:g} and "
                 f"are noise only (rows {noisy[:10]}{' ...' if len(noisy) > 10 else ''}); the "
                 "paper leaves them out of the analysis.",
-                UserWarning,
+                SpectrumQualityWarning,
                 stacklevel=2,
             )
         return out

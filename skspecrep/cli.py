@@ -13,6 +13,7 @@ import os
 import pickle
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,11 +28,15 @@ from . import (
     SpectralAutoencoder,
     __version__,
 )
-from ._preprocessing import NonPositiveMedianError
-from ._skorch import CheckpointError
 from .datasets import make_stellar_spectra
-from .io import SpectrumReadError, read_spectra
-from .io._arrays import NonFiniteRowError
+from .exceptions import (
+    CheckpointError,
+    NonFiniteRowError,
+    NonPositiveMedianError,
+    SpectrumReadError,
+    TrainingInterruptedWarning,
+)
+from .io import read_spectra
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -457,15 +462,18 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"Training on {X.shape[0]} spectra of {X.shape[1]} pixels ...")
     start = time.perf_counter()
     try:
-        ae.fit(X_model)
+        with warnings.catch_warnings():
+            # Said below, in the command's own words.
+            warnings.simplefilter("ignore", TrainingInterruptedWarning)
+            ae.fit(X_model)
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
     except NonFiniteRowError as exc:
         raise _non_finite(exc.row, ids) from None
-    if "train_loss" not in ae.history_[-1]:
+    if ae.stop_reason_ == "interrupted":
         print(
-            f"\nInterrupted during epoch {ae.n_iter_}; the first {ae.n_iter_ - 1} are saved "
-            f"in {checkpoint}. Run the same command again to resume.",
+            f"\nInterrupted after {ae.n_iter_} complete epoch(s), saved in {checkpoint}. "
+            "Run the same command again to resume.",
             file=sys.stderr,
         )
         return _EXIT_INTERRUPTED

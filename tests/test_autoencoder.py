@@ -134,7 +134,7 @@ def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(spectra):
     for net in (whole_net, split_net):
         net.module_.eval()  # no sampling: the two must see the same codes
         net.optimizer_.zero_grad()
-        net._set_training = lambda training, net=net: None
+        net._train_mode = lambda training: None  # stay in eval mode
         step = net.train_step_single(batch)
         grads.append([p.grad.clone() for p in net.module_.parameters()])
         assert step["y_pred"][0].shape == x.shape

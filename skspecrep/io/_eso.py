@@ -8,6 +8,8 @@ from typing import NamedTuple
 import numpy as np
 from astropy.io import fits
 
+from ..exceptions import SpectrumReadError
+
 # Primary-header keywords copied into the metadata, by their metadata name.
 # WAVELMIN, WAVELMAX and SPEC_BIN are in nm; the BERV is in km/s.
 _KEYWORDS = {
@@ -22,26 +24,6 @@ _KEYWORDS = {
     "spec_bin_nm": "SPEC_BIN",
     "berv_kms": "HIERARCH ESO DRS BERV",
 }
-
-
-class SpectrumReadError(ValueError):
-    """A spectrum file that cannot be read, with its path and the reason.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-    reason : str
-        What is wrong with it.
-    """
-
-    def __init__(self, path, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.path, self.reason)
 
 
 class Spectrum(NamedTuple):

@@ -1,0 +1,118 @@
+"""The training checkpoint: the whole state of a run after each epoch, and resuming from it.
+
+Everything is saved and restored through public interfaces: the module's
+and optimizer's ``state_dict``, skorch's ``History``, torch's random state,
+and the early-stopping callback's own ``state_dict``. The file is read with
+``torch.load(weights_only=True)``, so opening a checkpoint runs no code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from skorch.history import History
+
+from ..exceptions import CheckpointError
+from ._callbacks import bare_module, is_main_process
+
+
+def _plain(obj):
+    """Numpy scalars as Python numbers, so that the safe unpickler reads them."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_plain(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class TrainingCheckpoint:
+    """A checkpoint file of one run.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file. Written to a temporary file first, then renamed, so an
+        interruption while writing leaves the previous checkpoint intact.
+    fingerprint : dict
+        What must match for the file to be resumed (pixel count,
+        architecture, loss, training spectra, validation split...). A file
+        written under another fingerprint raises
+        :class:`~skspecrep.exceptions.CheckpointError` rather than being
+        overwritten.
+    """
+
+    def __init__(self, path, fingerprint: dict):
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def resume(self, net, stopper=None) -> str | None:
+        """Load the saved state into a freshly initialised net.
+
+        Returns
+        -------
+        stop_reason : str or None
+            Why the saved run stopped (``"max_epochs"``, ``"early_stopping"``),
+            or None if it was still under way when saved.
+        """
+        try:
+            state = torch.load(self.path, map_location=net.device, weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(
+                f"Cannot resume from checkpoint {str(self.path)!r}: it is not a readable "
+                f"skspecrep checkpoint ({exc}). Delete it to train anew."
+            ) from exc
+        saved = state.get("fingerprint") if isinstance(state, dict) else None
+        if saved != self.fingerprint:
+            saved = saved or {}
+            changed = sorted(
+                k
+                for k in set(saved) | set(self.fingerprint)
+                if saved.get(k) != self.fingerprint.get(k)
+            )
+            raise CheckpointError(
+                f"Checkpoint {str(self.path)!r} was written by a different model or data set "
+                f"({', '.join(changed) or 'format'} differ); delete it or choose another "
+                "checkpoint file to train anew."
+            )
+        module = bare_module(net.module_)
+        if not torch.equal(state["module"]["offset"].to(module.offset.device), module.offset):
+            raise CheckpointError(
+                f"Checkpoint {str(self.path)!r} was written while training on other spectra "
+                "(their mean spectrum differs); delete it or choose another checkpoint file."
+            )
+        module.load_state_dict(state["module"])
+        net.optimizer_.load_state_dict(state["optimizer"])
+        net.history = History(state["history"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        if stopper is not None and state["early_stopping"] is not None:
+            stopper.load_state_dict(state["early_stopping"])
+        return state["stop_reason"]
+
+    def save(self, net, stopper=None, stop_reason: str | None = None) -> None:
+        """Write the state of the net after a complete epoch."""
+        if not is_main_process(net):
+            return  # every process holds the same weights: one writes them
+        state = {
+            "fingerprint": self.fingerprint,
+            "module": bare_module(net.module_).state_dict(),
+            "optimizer": net.optimizer_.state_dict(),
+            "history": _plain(net.history.to_list()),
+            "torch_rng": torch.get_rng_state(),
+            "early_stopping": None if stopper is None else _plain(stopper.state_dict()),
+            "stop_reason": stop_reason,
+        }
+        if torch.device(net.device).type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)

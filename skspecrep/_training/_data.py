@@ -1,0 +1,86 @@
+"""The spectra as training reads them: a torch Dataset and the statistics of the training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..io._arrays import RowSource
+
+
+class SpectraDataset(torch.utils.data.Dataset):
+    """Spectra (and inverse variances) for skorch's DataLoader, read a batch at a time.
+
+    The DataLoader asks for a whole batch of indices through
+    ``__getitems__``, which reads them from the :class:`RowSource` in one
+    call: one pass over sorted rows of a memory map, an HDF5 dataset or a
+    zarr array instead of one read per spectrum. Each batch is checked for
+    NaN and infinity as it is read.
+
+    Parameters
+    ----------
+    source : RowSource
+        The spectra.
+    ivar : RowSource or None
+        Inverse variances of the same shape, for ``loss="chi2"``.
+    indices : ndarray of int or None
+        Rows of ``source`` that make up this dataset (a training or
+        validation split); None means all.
+    """
+
+    def __init__(self, source: RowSource, ivar: RowSource | None = None, indices=None):
+        self.source = source
+        self.ivar = ivar
+        self.indices = None if indices is None else np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.source) if self.indices is None else len(self.indices)
+
+    def __getitem__(self, i):
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, positions):
+        rows = np.asarray(positions)
+        if self.indices is not None:
+            rows = self.indices[rows]
+        x = self.source.read(rows)
+        if self.ivar is None:
+            y = np.zeros(len(rows), dtype=np.float32)
+        else:
+            y = self.ivar.read(rows)
+            if (y < 0).any():
+                raise ValueError(
+                    f"ivar is negative in row {int(rows[np.argmax((y < 0).any(axis=1))])}; "
+                    "inverse variances must be non-negative (0 marks a pixel to ignore)."
+                )
+        return list(zip(x, y))
+
+
+def row_blocks(source: RowSource, rows: np.ndarray | None, size: int = 4096):
+    """Blocks of the given rows (all rows when None), read in order."""
+    if rows is None:
+        for _, block in source.blocks(size):
+            yield block
+    else:
+        for start in range(0, len(rows), size):
+            yield source.read(rows[start : start + size])
+
+
+def mean_spectrum(source: RowSource, rows: np.ndarray | None) -> np.ndarray:
+    """Mean of the rows in float64, a block at a time (the spectra may be on disk)."""
+    total = np.zeros(source.n_features)
+    for block in row_blocks(source, rows):
+        total += block.sum(axis=0, dtype=np.float64)
+    n = len(source) if rows is None else len(rows)
+    return (total / n).astype(np.float32)
+
+
+def rms_deviation(source: RowSource, rows, mean: np.ndarray, weight: np.ndarray) -> float:
+    """Root-mean-square difference from the mean spectrum over unmasked pixels."""
+    keep = weight > 0
+    total = 0.0
+    for block in row_blocks(source, rows):
+        total += np.square(block[:, keep] - mean[keep], dtype=np.float64).sum()
+    n = len(source) if rows is None else len(rows)
+    rms = np.sqrt(total / (n * keep.sum()))
+    return float(rms) if rms > 0 else 1.0

@@ -1,0 +1,184 @@
+"""One training run: seeding, accelerate, the epoch loop, interrupts; returns its outcome.
+
+Fresh fits, warm starts, resumed checkpoints and distributed runs all go
+through :func:`run_training`. It owns the loop over epochs (one skorch
+``fit_loop`` call per epoch), so that it, not an exception raised inside
+skorch, decides when training stops and can tell why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from ..exceptions import NonFiniteLossError
+from ._checkpoint import TrainingCheckpoint
+from ._net import VAENet, build_net, update_net
+from ._plan import TrainingPlan
+
+#: Why a run stopped: it ran all its epochs, early stopping ended it, the
+#: user interrupted it (Ctrl-C), or the loss stopped being finite.
+STOP_REASONS = ("max_epochs", "early_stopping", "interrupted", "non_finite_loss")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended.
+
+    Attributes
+    ----------
+    stop_reason : str
+        One of :data:`STOP_REASONS`.
+    n_epochs : int
+        Complete epochs in the net's history (over all runs of a warm start
+        or a resumed checkpoint). An epoch cut short is not counted, and its
+        weight updates are undone.
+    best_epoch : int
+        Epoch whose weights the net holds: the best validation epoch with
+        early stopping, otherwise the last complete one.
+    epochs_run : int
+        Complete epochs this run trained.
+    error : NonFiniteLossError or None
+        The error that stopped a ``"non_finite_loss"`` run, to be raised
+        once the estimator has recorded the restored weights.
+    """
+
+    stop_reason: str
+    n_epochs: int
+    best_epoch: int
+    epochs_run: int
+    error: NonFiniteLossError | None = None
+
+
+def run_training(plan: TrainingPlan, net: VAENet | None = None) -> tuple[VAENet, Outcome]:
+    """Train a fresh net (``net=None``) or continue ``net`` (warm start) as planned.
+
+    A fresh run whose plan names an existing checkpoint resumes from it and
+    trains only the epochs still missing up to ``max_epochs``; a warm start
+    trains ``max_epochs`` more. All of it runs under torch's global random
+    state seeded from the plan, and leaves the caller's state untouched.
+
+    Returns
+    -------
+    net : VAENet
+        The trained net, without accelerate's wrappers.
+    outcome : Outcome
+    """
+    params = plan.params
+    accelerator = _make_accelerator(plan) if params["distributed"] else None
+    device = params["device"]
+    if accelerator is not None and accelerator.device.type != "cpu":
+        # This process's GPU under a launcher. CPU processes stay on
+        # "cpu": accelerate numbers them "cpu:N", which pickles cannot restore.
+        device = str(accelerator.device)
+    checkpoint = None
+    if params["checkpoint"] is not None:
+        checkpoint = TrainingCheckpoint(params["checkpoint"], plan.fingerprint())
+    with _seeded(plan.seed, device):
+        fresh = net is None
+        if fresh:
+            net = build_net(plan, device, accelerator)
+        else:
+            net = update_net(net, plan, device, accelerator)
+        stopper = dict(net.callbacks_).get("early_stopping")
+        stop_reason = None
+        if fresh and checkpoint is not None and checkpoint.exists():
+            stop_reason = checkpoint.resume(net, stopper)
+        # A fresh or resumed run trains up to max_epochs; a warm start that many more.
+        target = params["max_epochs"] + (0 if fresh else len(net.history))
+        if stop_reason == "max_epochs" and len(net.history) < target:
+            stop_reason = None  # max_epochs was raised: the run goes on
+        net.set_params(max_epochs=target)
+        if accelerator is not None:
+            net.wrap()
+        try:
+            outcome = _train(net, plan, checkpoint, stopper, target, stop_reason)
+        finally:
+            if accelerator is not None:
+                net.release()
+                # Nothing else holds the other processes back until the first
+                # has written the checkpoint, which a fit started next reads.
+                accelerator.wait_for_everyone()
+    return net, outcome
+
+
+def _train(net, plan, checkpoint, stopper, target, stop_reason) -> Outcome:
+    """The epoch loop. Stops for :data:`STOP_REASONS`; other errors propagate."""
+    dataset = plan.train_dataset()
+    rollback = dict(net.callbacks_)["rollback"]
+    complete = start = len(net.history)
+    error = None
+    net.notify("on_train_begin", X=dataset, y=None)
+    try:
+        while stop_reason is None:
+            if complete >= target:
+                stop_reason = "max_epochs"
+                break
+            net.fit_loop(dataset, epochs=1)
+            complete = len(net.history)
+            if stopper is not None and stopper.should_stop:
+                stop_reason = "early_stopping"
+            elif complete >= target:
+                stop_reason = "max_epochs"
+            if checkpoint is not None:
+                checkpoint.save(net, stopper, stop_reason)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    except NonFiniteLossError as exc:
+        stop_reason, error = "non_finite_loss", exc
+    finally:
+        if len(net.history) > complete:
+            # Stopped inside an epoch: back to the end of the last complete
+            # one, the state the checkpoint holds.
+            rollback.restore(net)
+            del net.history[complete:]
+        net.notify("on_train_end", X=dataset, y=None)
+    best = complete
+    if stopper is not None:
+        stopper.restore_best(net)
+        best = stopper.best_epoch_ or complete
+    return Outcome(
+        stop_reason=stop_reason,
+        n_epochs=complete,
+        best_epoch=best,
+        epochs_run=complete - start,
+        error=error,
+    )
+
+
+def _make_accelerator(plan: TrainingPlan):
+    try:
+        from accelerate import Accelerator, DataLoaderConfiguration
+    except ImportError:
+        raise ImportError(
+            "distributed=True trains through Hugging Face accelerate, which is not "
+            "installed: pip install accelerate (or skspecrep[distributed])."
+        ) from None
+    batch_size = plan.params["batch_size"]
+    # split_batches keeps batch_size the global batch, so that the
+    # hyperparameters mean the same with any number of processes; device
+    # placement stays with skorch, which moves the module and batches.
+    accelerator = Accelerator(
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+        device_placement=False,
+        cpu=torch.device(plan.params["device"]).type == "cpu",
+    )
+    if batch_size % accelerator.num_processes:
+        raise ValueError(
+            f"batch_size={batch_size} cannot be split evenly across "
+            f"{accelerator.num_processes} processes; use a multiple of "
+            f"{accelerator.num_processes}."
+        )
+    return accelerator
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: str):
+    """Seed torch for one run without touching the caller's global RNG state."""
+    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+

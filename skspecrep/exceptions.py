@@ -1,0 +1,271 @@
+"""Every error and warning of skspecrep that a user may want to catch.
+
+Each class derives from the built-in exception or warning that code written
+before it existed would have caught (``ValueError``, ``FloatingPointError``,
+``UserWarning``), so catching those still works. They are defined here and
+re-exported where they are raised (``skspecrep.io.SpectrumReadError`` is
+this module's class).
+
+Examples
+--------
+>>> import os, tempfile
+>>> import numpy as np
+>>> from skspecrep import SpectralAutoencoder
+>>> from skspecrep.exceptions import NonFiniteRowError
+>>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+>>> X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(8, 16))
+>>> X[:] = 1.0
+>>> X[5, 3] = np.nan
+>>> X.flush()
+>>> try:
+...     SpectralAutoencoder(max_epochs=1).fit(np.load(path, mmap_mode="r"))
+... except NonFiniteRowError as exc:
+...     print(exc.row)
+5
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "CheckpointError",
+    "ChunkedStorageWarning",
+    "NonFiniteLossError",
+    "NonFiniteRowError",
+    "NonPositiveMedianError",
+    "SpectrumQualityWarning",
+    "SpectrumReadError",
+    "TrainingInterruptedWarning",
+    "UnusableLabelWarning",
+    "WarmStartError",
+]
+
+
+# ------------------------------------------------------------------ errors
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint that cannot be resumed.
+
+    Raised by :meth:`SpectralAutoencoder.fit <skspecrep.SpectralAutoencoder.fit>`
+    when its ``checkpoint`` file is unreadable, or was written by another
+    model or for other spectra. The file is left untouched: delete it, or
+    choose another file, to train anew.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skspecrep import SpectralAutoencoder
+    >>> from skspecrep.exceptions import CheckpointError
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.pt")
+    >>> X = np.random.RandomState(0).normal(1, 0.1, (20, 16))
+    >>> _ = SpectralAutoencoder(2, max_epochs=1, checkpoint=path).fit(X)
+    >>> try:
+    ...     SpectralAutoencoder(3, max_epochs=1, checkpoint=path).fit(X)
+    ... except CheckpointError as exc:
+    ...     print("n_components differ" in str(exc))
+    True
+    """
+
+
+class NonFiniteRowError(ValueError):
+    """A spectrum (a row of ``X``) holds NaN or infinity.
+
+    Raised while on-disk spectra are read batch by batch, so it can come
+    late in training; ``row`` names the spectrum.
+
+    Attributes
+    ----------
+    row : int
+        Index of the first bad row found.
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import NonFiniteRowError
+    >>> NonFiniteRowError("X contains NaN in row 7", 7).row
+    7
+    """
+
+    def __init__(self, message: str, row: int):
+        super().__init__(message)
+        self.row = row
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.row)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss stopped being finite.
+
+    The weights of the last complete epoch are restored before it is
+    raised, so the estimator stays usable (its ``stop_reason_`` is
+    ``"non_finite_loss"``).
+
+    Attributes
+    ----------
+    epoch : int
+        Epoch (counted from 1) in which the loss became NaN or infinite.
+    batch : int
+        Batch of that epoch (counted from 1).
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import NonFiniteLossError
+    >>> isinstance(NonFiniteLossError("loss became nan", epoch=3, batch=1), FloatingPointError)
+    True
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int):
+        super().__init__(message)
+        self.epoch = epoch
+        self.batch = batch
+
+    def __reduce__(self):
+        return _rebuild_non_finite_loss, (self.args[0], self.epoch, self.batch)
+
+
+def _rebuild_non_finite_loss(message, epoch, batch):
+    return NonFiniteLossError(message, epoch=epoch, batch=batch)
+
+
+class NonPositiveMedianError(ValueError):
+    """Spectra whose median flux is not positive, so they cannot be normalised.
+
+    Attributes
+    ----------
+    rows : ndarray of int
+        Their row numbers, so that callers reading a large set in blocks can
+        name the spectra.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspecrep import MedianNormalizer
+    >>> from skspecrep.exceptions import NonPositiveMedianError
+    >>> X = np.array([[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]])
+    >>> try:
+    ...     MedianNormalizer().fit_transform(X)
+    ... except NonPositiveMedianError as exc:
+    ...     print(exc.rows)
+    [1]
+    """
+
+    def __init__(self, message: str, rows):
+        super().__init__(message)
+        self.rows = rows
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.rows)
+
+
+class SpectrumReadError(ValueError):
+    """A spectrum file that cannot be read, with its path and the reason.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    reason : str
+        What is wrong with it.
+
+    Examples
+    --------
+    >>> from skspecrep.io import read_eso_spectrum
+    >>> from skspecrep.exceptions import SpectrumReadError
+    >>> try:
+    ...     read_eso_spectrum("no/such/file.fits")
+    ... except SpectrumReadError as exc:
+    ...     print(exc.reason)
+    no such file
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
+
+
+class WarmStartError(ValueError):
+    """A ``warm_start`` fit asked for a change that needs a new network.
+
+    The architecture, bottleneck, loss, pixel mask, pixel count and
+    ``distributed`` fix the network that was built; continuing to train it
+    under other values is impossible, so the fit is refused rather than the
+    change ignored. Set ``warm_start=False`` to train anew.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skspecrep import SpectralAutoencoder
+    >>> from skspecrep.exceptions import WarmStartError
+    >>> X = np.random.RandomState(0).normal(1, 0.1, (20, 16))
+    >>> ae = SpectralAutoencoder(2, max_epochs=1, warm_start=True).fit(X)
+    >>> try:
+    ...     ae.set_params(n_components=3).fit(X)
+    ... except WarmStartError as exc:
+    ...     print("n_components" in str(exc))
+    True
+    """
+
+
+# ---------------------------------------------------------------- warnings
+
+
+class TrainingInterruptedWarning(UserWarning):
+    """Training was stopped by the user (Ctrl-C) and ``fit`` returned early.
+
+    The estimator keeps the weights of the last complete epoch (or of the
+    best one, with early stopping) and records ``stop_reason_ =
+    "interrupted"``; with a ``checkpoint``, running the same ``fit`` again
+    resumes where it stopped.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skspecrep.exceptions import TrainingInterruptedWarning
+    >>> issubclass(TrainingInterruptedWarning, UserWarning)
+    True
+    """
+
+
+class ChunkedStorageWarning(UserWarning):
+    """On-disk spectra stored so that shuffled training reads far more than it uses.
+
+    Raised for HDF5 datasets compressed in chunks of many rows: HDF5
+    decompresses a whole chunk to read any row of it.
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import ChunkedStorageWarning
+    >>> issubclass(ChunkedStorageWarning, UserWarning)
+    True
+    """
+
+
+class SpectrumQualityWarning(UserWarning):
+    """Spectra that preprocessing could not treat normally.
+
+    Raised when spectra are noise only (the paper's raw-median test) or
+    have a median flux that is not positive and are returned as NaN.
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import SpectrumQualityWarning
+    >>> issubclass(SpectrumQualityWarning, UserWarning)
+    True
+    """
+
+
+class UnusableLabelWarning(UserWarning):
+    """A label with too few usable values, or constant, whose MI is set to 0.
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import UnusableLabelWarning
+    >>> issubclass(UnusableLabelWarning, UserWarning)
+    True
+    """

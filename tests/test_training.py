@@ -1,0 +1,293 @@
+"""The training core: one path for fresh, warm, resumed fits; honest outcomes."""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+from conftest import line_spectra
+from skorch.callbacks import Callback
+
+from skspecrep import SpectralAutoencoder
+from skspecrep._training import PARAMETERS, STOP_REASONS
+from skspecrep.exceptions import (
+    NonFiniteLossError,
+    TrainingInterruptedWarning,
+    WarmStartError,
+)
+
+X_SMALL = line_spectra(96, 64, seed=0)[0]
+
+
+class Recorder(Callback):
+    """What every training step of a fit ran with."""
+
+    def initialize(self):
+        self.steps_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.steps_.append(
+                {
+                    "epoch": len(net.history),
+                    "batch_size": len(batch[0]),
+                    "kl_weight": net.current_kl_weight(),
+                    "lr": net.optimizer_.param_groups[0]["lr"],
+                }
+            )
+
+    def on_batch_end(self, net, training=False, y_pred=None, **kwargs):
+        if training:
+            self.steps_[-1]["dtype"] = y_pred[1].dtype
+
+    def seen(self, key):
+        return {step[key] for step in self.steps_}
+
+
+BASE = dict(
+    n_components=2,
+    max_epochs=1,
+    batch_size=16,
+    kl_warmup=(0, 0),
+    random_state=0,
+    warm_start=True,
+    callbacks=[("rec", Recorder())],
+)
+
+
+def _recorded(ae) -> Recorder:
+    return dict(ae.net_.callbacks_)["rec"]
+
+
+@dataclass
+class Case:
+    """A warm start after changing one parameter, and what must follow."""
+
+    change: object  # dict of new parameters, or a function of tmp_path giving one
+    check: object = None  # check(ae, output) after the warm fit
+    refused: type | None = None  # or the error the warm fit must raise
+    base: dict = field(default_factory=dict)
+
+
+def _check_verbose_bar(ae, output):
+    assert "SpectralAutoencoder" in output.err and "2/2" in output.err
+
+
+def _check_verbose_table(ae, output):
+    assert "train_loss" in output.out and "dur" in output.out
+
+
+def _check_checkpoint(ae, output):
+    state = torch.load(ae.checkpoint, weights_only=True)
+    assert len(state["history"]) == 2 and state["stop_reason"] == "max_epochs"
+
+
+def _check_random_state(ae, output):
+    twin = SpectralAutoencoder(**BASE).fit(X_SMALL).fit(X_SMALL)  # random_state stays 0
+    again = SpectralAutoencoder(**BASE).fit(X_SMALL).set_params(random_state=1).fit(X_SMALL)
+    assert not np.array_equal(ae.transform(X_SMALL), twin.transform(X_SMALL))
+    np.testing.assert_array_equal(ae.transform(X_SMALL), again.transform(X_SMALL))
+
+
+def _check_new_callbacks(ae, output):
+    names = [name for name, _ in ae.net_.callbacks_]
+    assert "rec" not in names
+    assert len(dict(ae.net_.callbacks_)["other"].steps_) == 6  # 96 spectra / 16, one epoch
+
+
+MASK = np.ones(64)
+MASK[:4] = 0
+
+WARM_START_CASES = {
+    # Structure: a different network is needed; refused, never ignored.
+    "n_components": Case({"n_components": 3}, refused=WarmStartError),
+    "architecture": Case(
+        {"architecture": {"channels": [4, 8], "kernel_sizes": [3, 3], "strides": [2, 2]}},
+        refused=WarmStartError,
+    ),
+    "loss": Case({"loss": "mse"}, refused=WarmStartError),
+    "pixel_mask": Case({"pixel_mask": MASK}, refused=WarmStartError),
+    "distributed": Case({"distributed": True}, refused=WarmStartError),
+    # Net settings: every step of the continued run uses the new value.
+    "beta": Case({"beta": 0.5}, lambda ae, out: _recorded(ae).seen("kl_weight") == {0.5}),
+    "kl_warmup": Case(
+        {"kl_warmup": (5, 10)},  # epoch 2 is before the ramp starts: no KL yet
+        lambda ae, out: _recorded(ae).seen("kl_weight") == {0.0},
+    ),
+    "lr": Case({"lr": 0.0123}, lambda ae, out: _recorded(ae).seen("lr") == {0.0123}),
+    "batch_size": Case({"batch_size": 32}, lambda ae, out: _recorded(ae).seen("batch_size") == {32}),
+    "mixed_precision": Case(
+        {"mixed_precision": "bf16"},
+        lambda ae, out: _recorded(ae).seen("dtype") == {torch.bfloat16},
+    ),
+    # Run settings.
+    "device": Case({"device": "cuda"}, refused=ValueError),  # no CUDA on the test machines
+    "max_epochs": Case({"max_epochs": 3}, lambda ae, out: ae.n_iter_ == 4),
+    "validation_fraction": Case(
+        {"validation_fraction": 0.25},
+        lambda ae, out: "valid_loss" in ae.history_[-1]
+        and "valid_loss" not in ae.history_[0]
+        and "early_stopping" in dict(ae.net_.callbacks_),
+    ),
+    "n_iter_no_change": Case(
+        {"n_iter_no_change": 1, "max_epochs": 30},
+        lambda ae, out: ae.stop_reason_ == "early_stopping" and ae.n_iter_ < 31,
+        base={"validation_fraction": 0.3, "n_iter_no_change": 100, "lr": 0.05},
+    ),
+    "random_state": Case({"random_state": 1}, _check_random_state),
+    "verbose": Case({"verbose": 1}, _check_verbose_bar),
+    "callbacks": Case({"callbacks": [("other", Recorder())]}, _check_new_callbacks),
+    "warm_start": Case({"warm_start": False}, lambda ae, out: ae.n_iter_ == 1),
+    "checkpoint": Case(lambda tmp: {"checkpoint": tmp / "run.pt"}, _check_checkpoint),
+}
+
+
+def test_every_parameter_has_a_row_in_the_plan_table_and_a_warm_start_case():
+    params = set(SpectralAutoencoder().get_params())
+    assert set(PARAMETERS) == params
+    assert set(WARM_START_CASES) == params
+
+
+@pytest.mark.parametrize("name", sorted(WARM_START_CASES))
+def test_warm_start_honours_or_refuses_every_parameter(name, tmp_path, capsys):
+    case = WARM_START_CASES[name]
+    ae = SpectralAutoencoder(**{**BASE, **case.base}).fit(X_SMALL)
+    codes = ae.transform(X_SMALL)
+    change = case.change(tmp_path) if callable(case.change) else case.change
+    ae.set_params(**change)
+    capsys.readouterr()
+    if case.refused is not None:
+        with pytest.raises(case.refused, match=name if name != "device" else "CUDA"):
+            ae.fit(X_SMALL)
+        # Nothing was trained under the refused setting.
+        assert ae.n_iter_ == 1
+        np.testing.assert_array_equal(ae.transform(X_SMALL), codes)
+        return
+    ae.fit(X_SMALL)
+    assert case.check(ae, capsys.readouterr()) is not False
+
+
+def test_verbose_2_prints_the_table_on_a_warm_start(capsys):
+    ae = SpectralAutoencoder(**BASE).fit(X_SMALL)
+    capsys.readouterr()
+    ae.set_params(verbose=2).fit(X_SMALL)
+    _check_verbose_table(ae, capsys.readouterr())
+
+
+def test_warm_start_keeps_the_best_epoch_of_the_same_validation_split():
+    params = {**BASE, "validation_fraction": 0.25, "max_epochs": 3}
+    ae = SpectralAutoencoder(**params).fit(X_SMALL)
+    stopper = dict(ae.net_.callbacks_)["early_stopping"]
+    best = stopper.best_loss_
+    ae.fit(X_SMALL)
+    stopper = dict(ae.net_.callbacks_)["early_stopping"]
+    assert stopper.best_loss_ <= best
+    assert stopper.best_loss_ == min(ae.history_[:, "valid_loss"])
+    assert ae.best_epoch_ == 1 + int(np.argmin(ae.history_[:, "valid_loss"]))
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+class InterruptAt(Callback):
+    """Raise KeyboardInterrupt, as Ctrl-C does, at a given epoch and batch."""
+
+    def __init__(self, epoch=2, batch=2):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if (
+            training
+            and len(net.history) == self.epoch
+            and len(net.history[-1, "batches"]) == self.batch
+        ):
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_warns_and_keeps_the_last_complete_epoch():
+    kw = dict(n_components=2, batch_size=16, random_state=0)
+    ae = SpectralAutoencoder(max_epochs=4, callbacks=[InterruptAt(2, 2)], **kw)
+    with pytest.warns(TrainingInterruptedWarning, match="after 1 complete epoch"):
+        ae.fit(X_SMALL)
+    assert ae.stop_reason_ == "interrupted"
+    assert ae.n_iter_ == ae.best_epoch_ == len(ae.history_) == 1
+    assert "train_loss" in ae.history_[-1]
+    # The half-done epoch was undone: this is exactly the one-epoch model.
+    one_epoch = SpectralAutoencoder(max_epochs=1, **kw).fit(X_SMALL)
+    np.testing.assert_array_equal(ae.transform(X_SMALL), one_epoch.transform(X_SMALL))
+    np.testing.assert_array_equal(ae.component_kl_, one_epoch.component_kl_)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_straight_result(tmp_path):
+    kw = dict(n_components=2, batch_size=16, random_state=0, validation_fraction=0.25)
+    straight = SpectralAutoencoder(max_epochs=3, **kw).fit(X_SMALL)
+    path = tmp_path / "run.pt"
+    interrupted = SpectralAutoencoder(
+        max_epochs=3, checkpoint=path, callbacks=[InterruptAt(2, 3)], **kw
+    )
+    with pytest.warns(TrainingInterruptedWarning):
+        interrupted.fit(X_SMALL)
+    assert torch.load(path, weights_only=True)["stop_reason"] is None  # still under way
+    resumed = SpectralAutoencoder(max_epochs=3, checkpoint=path, **kw).fit(X_SMALL)
+    assert resumed.stop_reason_ == "max_epochs" and resumed.n_iter_ == 3
+    assert resumed.history_[:, "valid_loss"] == straight.history_[:, "valid_loss"]
+    np.testing.assert_array_equal(resumed.transform(X_SMALL), straight.transform(X_SMALL))
+
+
+def test_interrupting_before_the_first_epoch_ends_keeps_the_initial_weights():
+    ae = SpectralAutoencoder(2, max_epochs=3, callbacks=[InterruptAt(1, 2)], random_state=0)
+    with pytest.warns(TrainingInterruptedWarning, match="no epoch was completed"):
+        ae.fit(X_SMALL)
+    assert ae.n_iter_ == 0 and len(ae.history_) == 0
+    assert np.isfinite(ae.transform(X_SMALL)).all()
+
+
+def test_stop_reason_says_why_training_stopped(spectra):
+    X = spectra[0][:100]
+    ran = SpectralAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    assert ran.stop_reason_ == "max_epochs"
+    early = SpectralAutoencoder(
+        2, max_epochs=30, validation_fraction=0.3, n_iter_no_change=1, lr=0.05, random_state=0
+    ).fit(X)
+    assert early.stop_reason_ == "early_stopping" and early.n_iter_ < 30
+    assert early.best_epoch_ < early.n_iter_
+    poisoned = SpectralAutoencoder(2, max_epochs=4, callbacks=[_Poison(2)], random_state=0)
+    with pytest.raises(NonFiniteLossError) as caught:
+        poisoned.fit(X)
+    assert (caught.value.epoch, caught.value.batch) == (2, 1)
+    assert poisoned.stop_reason_ == "non_finite_loss" and poisoned.n_iter_ == 1
+    assert {ran.stop_reason_, early.stop_reason_, poisoned.stop_reason_} <= set(STOP_REASONS)
+
+
+class _Poison(Callback):
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch:
+            with torch.no_grad():
+                next(net.module_.parameters()).fill_(float("nan"))
+
+
+def test_a_fit_without_interruption_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrainingInterruptedWarning)
+        SpectralAutoencoder(2, max_epochs=1, random_state=0).fit(X_SMALL)
+
+
+def test_component_kl_of_a_large_set_is_a_random_sample_mean(monkeypatch):
+    """Past the sample size, the KL mean is over a seeded sample; it stays close to the full one."""
+    import skspecrep._autoencoder as module
+
+    X = line_spectra(300, 64, seed=0)[0]
+    full = SpectralAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    monkeypatch.setattr(module, "_KL_SAMPLE", 150)
+    sampled = SpectralAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    again = SpectralAutoencoder(2, max_epochs=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(sampled.transform(X), full.transform(X))
+    np.testing.assert_array_equal(sampled.component_kl_, again.component_kl_)
+    assert not np.array_equal(sampled.component_kl_, full.component_kl_)
+    np.testing.assert_allclose(sampled.component_kl_, full.component_kl_, rtol=0.15)
