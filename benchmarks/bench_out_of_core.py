@@ -11,6 +11,12 @@ Three measurements, each printed as numbers side by side from one run:
    one epoch on a memory map of that many bytes and encodes all of it, and
    reports its peak resident set (Linux's VmHWM). Flat memory shows as the
    same peak whatever the size.
+4. **Peak memory of the analysis against data size**: for each size, a
+   fresh process loads a model fitted beforehand, selects the informative
+   latents with ``InformativeDimensionSelector(model, prefit=True)`` on the
+   memory map, and writes the HTML report of the same map, as a user of
+   the Python API would; it reports its peak resident set and how many
+   times the archive was encoded. Flat memory, as in 3.
 
 The spectra are :func:`~skspecrep.datasets.make_stellar_spectra` at SNR
 100; large files repeat a generated block with fresh noise, which costs the
@@ -19,7 +25,7 @@ network the same work as new spectra.
 Usage::
 
     python benchmarks/bench_out_of_core.py [--sizes-gb 0.125 0.25 0.5] [--n-pixels 2048]
-        [--only throughput|scaling|memory]
+        [--only throughput|scaling|memory|analysis]
 
 The default sizes take about a minute; ``--sizes-gb 0.25 1 5`` is the
 record below (about 12 minutes, and 5 GB of free disk in the temporary
@@ -175,6 +181,77 @@ def peak_memory(folder: Path, sizes_gb: list[float], n_pixels: int) -> None:
         os.remove(path)
 
 
+def analysis_child(path: str, model_path: str, out: str) -> None:
+    import pickle
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skspecrep import InformativeDimensionSelector
+    from skspecrep.report import write_report
+
+    X = np.load(path, mmap_mode="r")
+    with open(model_path, "rb") as f:
+        ae = pickle.load(f)
+    encoded = []  # rows of X encoded by each call that read all of it
+    for name in ("encode", "transform"):
+        method = getattr(ae, name)
+
+        def counted(Z, method=method):
+            if len(Z) == len(X):
+                encoded.append(len(Z))
+            return method(Z)
+
+        setattr(ae, name, counted)
+    start = time.perf_counter()
+    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
+    after_selector = peak_rss_mb()
+    write_report(out, ae, X, selector=selector, random_state=0)
+    print(
+        json.dumps(
+            {
+                "peak_rss_mb_selector": after_selector,
+                "peak_rss_mb": peak_rss_mb(),
+                "seconds": time.perf_counter() - start,
+                "full_encodes": len(encoded),
+                "n_informative": int(selector.get_support().sum()),
+            }
+        )
+    )
+
+
+def analysis_memory(folder: Path, sizes_gb: list[float], n_pixels: int) -> None:
+    import pickle
+
+    print("\n4. Peak resident memory of selector (prefit model) + report, fresh process per size:")
+    small = write_memmap(folder / "model_data.npy", 2000, n_pixels)
+    ae = SpectralAutoencoder(max_epochs=5, **MODEL).fit(small)
+    model_path = folder / "model.pkl"
+    with open(model_path, "wb") as f:
+        pickle.dump(ae, f)
+    print(
+        f"   {'file GB':>8} {'spectra':>8} {'selector MB':>12} {'+ report MB':>12} "
+        f"{'encodes':>8} {'seconds':>8}"
+    )
+    for gb in sizes_gb:
+        n_rows = int(gb * 1e9 / (4 * n_pixels))
+        path = folder / f"size_{gb:g}.npy"
+        write_memmap(path, n_rows, n_pixels)
+        out = subprocess.run(
+            [sys.executable, __file__, "--analysis-child", str(path), str(model_path),
+             str(folder / "report")],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout  # fmt: skip
+        r = json.loads(out.strip().splitlines()[-1])
+        print(
+            f"   {gb:8.2f} {n_rows:8d} {r['peak_rss_mb_selector']:12.0f} {r['peak_rss_mb']:12.0f} "
+            f"{r['full_encodes']:8d} {r['seconds']:8.0f}"
+        )
+        os.remove(path)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-pixels", type=int, default=2048)
@@ -182,11 +259,15 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--scaling-spectra", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
     p.add_argument("--sizes-gb", type=float, nargs="+", default=[0.125, 0.25, 0.5])
-    p.add_argument("--only", choices=["throughput", "scaling", "memory"])
+    p.add_argument("--only", choices=["throughput", "scaling", "memory", "analysis"])
     p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--analysis-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         peak_memory_child(args.child)
+        return 0
+    if args.analysis_child:
+        analysis_child(*args.analysis_child)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -196,6 +277,8 @@ def main(argv=None):
             scaling(folder, args.scaling_spectra, args.n_pixels)
         if args.only in (None, "memory"):
             peak_memory(folder, args.sizes_gb, args.n_pixels)
+        if args.only in (None, "analysis"):
+            analysis_memory(folder, args.sizes_gb, args.n_pixels)
     return 0
 
 

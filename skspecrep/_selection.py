@@ -10,7 +10,12 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._mutual_info import mutual_info_ksg
 from ._nn import kl_per_latent
@@ -74,7 +79,8 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
       others'. The paper's threshold is 0.02.
     - **information-theoretic**: each latent's KL divergence (nats) from the
       prior averaged over the data, the information it carries. Needs the
-      posterior variances, so an autoencoder as ``estimator``.
+      posterior variances: an autoencoder as ``estimator``, or the
+      log-variances of the codes passed to :meth:`fit` as ``log_var``.
 
     ``"auto"`` thresholds split collapsed from active latents at the first
     wide gap above the cluster of collapsed values (see
@@ -83,10 +89,16 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
     ``disagreement_`` report where they differ.
 
     Without ``estimator`` the selector works on latent codes, e.g. after a
-    :class:`~skspecrep.SpectralAutoencoder` in a ``Pipeline``. With one, like
-    :class:`~sklearn.feature_selection.SelectFromModel`, it works on spectra:
-    it fits a clone of the autoencoder (or uses it as it is with
-    ``prefit=True``), and ``transform`` returns the selected codes.
+    :class:`~skspecrep.SpectralAutoencoder` in a ``Pipeline``, or on codes
+    already computed with :meth:`SpectralAutoencoder.encode
+    <skspecrep.SpectralAutoencoder.encode>` (``fit(mean, log_var=log_var)``),
+    which spares encoding a large archive again. With an ``estimator``,
+    like :class:`~sklearn.feature_selection.SelectFromModel`, it works on
+    spectra: it fits a clone of the autoencoder (or uses it as it is with
+    ``prefit=True``), and ``transform`` returns the selected codes. The
+    spectra then go to the autoencoder as they are, which validates them:
+    a memory map, an HDF5 dataset or a zarr array is read a batch at a
+    time and never loaded whole.
 
     After selection, the independence analysis measures the mutual
     information (KSG) between every pair of selected latents. Two latents are
@@ -98,7 +110,8 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
     estimator : SpectralAutoencoder, default=None
         Autoencoder whose codes are selected; None means ``X`` holds codes.
     criterion : {"mad", "kl"}, default="mad"
-        Which criterion decides the selection; ``"kl"`` needs ``estimator``.
+        Which criterion decides the selection; ``"kl"`` needs ``estimator``
+        or ``log_var``.
     mad_threshold : "auto", "paper" or float, default="auto"
         MAD threshold: the gap rule, the paper's 0.02, or a value.
     kl_threshold : "auto" or float, default="auto"
@@ -118,9 +131,10 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
     mad_ : ndarray of shape (n_latents,)
         Median absolute deviation of each latent's code.
     kl_ : ndarray of shape (n_latents,) or None
-        Mean KL (nats) of each latent; None without ``estimator``.
+        Mean KL (nats) of each latent; None without posterior variances.
     mad_threshold_, kl_threshold_ : float
-        Thresholds in use (``kl_threshold_`` is None without ``estimator``).
+        Thresholds in use (``kl_threshold_`` is None without posterior
+        variances).
     mad_support_, kl_support_ : ndarray of bool
         Latents informative by each criterion (``kl_support_`` may be None).
     criteria_agree_ : bool or None
@@ -180,30 +194,66 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, log_var=None):
         """Measure each latent's information and select the informative ones.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Latent codes, or spectra when ``estimator`` is set.
+            Latent codes (posterior means), or spectra when ``estimator`` is
+            set. Spectra may be on disk (a memory map, an HDF5 dataset, a
+            zarr array): the autoencoder reads them a batch at a time.
         y : None
             Ignored.
+        log_var : array-like of shape (n_samples, n_latents), default=None
+            Posterior log-variances of the codes ``X``, as returned with them
+            by :meth:`SpectralAutoencoder.encode
+            <skspecrep.SpectralAutoencoder.encode>`: they give the KL
+            criterion without an ``estimator``.
 
         Returns
         -------
         self : InformativeDimensionSelector
             The fitted selector.
+
+        Examples
+        --------
+        Codes computed once, selected without encoding again:
+
+        >>> import numpy as np
+        >>> from skspecrep import InformativeDimensionSelector, SpectralAutoencoder
+        >>> rng = np.random.RandomState(0)
+        >>> X = 1 - rng.uniform(0.2, 0.8, (200, 1)) * np.exp(-np.linspace(-3, 3, 64) ** 2)
+        >>> ae = SpectralAutoencoder(3, max_epochs=5, random_state=0).fit(X)
+        >>> mean, log_var = ae.encode(X)
+        >>> selector = InformativeDimensionSelector(criterion="kl").fit(mean, log_var=log_var)
+        >>> selector.kl_.shape
+        (3,)
         """
-        if self.criterion == "kl" and self.estimator is None:
+        if self.estimator is not None and log_var is not None:
             raise ValueError(
-                "criterion='kl' needs the posterior variances of an autoencoder: "
-                "pass estimator=SpectralAutoencoder(...)."
+                "log_var goes with codes, not with an estimator, which computes its own; "
+                "pass one or the other."
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if self.criterion == "kl" and self.estimator is None and log_var is None:
+            raise ValueError(
+                "criterion='kl' needs the posterior variances of the codes: pass "
+                "estimator=SpectralAutoencoder(...), or fit(codes, log_var=log_var)."
+            )
         if self.estimator is None:
-            Z, log_var = X, None
+            Z = validate_data(self, X, dtype=[np.float64, np.float32])
+            if log_var is not None:
+                log_var = check_array(log_var, dtype=np.float64, input_name="log_var")
+                if log_var.shape != Z.shape:
+                    raise ValueError(
+                        f"log_var has shape {log_var.shape} but the codes X have shape "
+                        f"{Z.shape}; they must match."
+                    )
         else:
+            # Like SelectFromModel, the autoencoder validates the spectra
+            # (on disk it reads them block by block); the selector only
+            # records their shape and column names, reading nothing.
+            validate_data(self, X, skip_check_array=True)
             if self.prefit:
                 check_is_fitted(self.estimator)
                 self.estimator_ = self.estimator
@@ -225,7 +275,9 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
             self.kl_ = self.kl_threshold_ = self.kl_support_ = self.criteria_agree_ = None
             self.disagreement_ = np.array([], dtype=int)
         else:
-            kl = kl_per_latent(torch.from_numpy(Z), torch.as_tensor(log_var, dtype=torch.float64))
+            kl = kl_per_latent(
+                torch.from_numpy(Z), torch.as_tensor(np.asarray(log_var), dtype=torch.float64)
+            )
             self.kl_ = kl.mean(dim=0).numpy()
             self.kl_threshold_ = (
                 gap_threshold(self.kl_, _KL_FLOOR, _KL_CEILING)
@@ -276,8 +328,9 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
         check_is_fitted(self)
         if self.estimator is None:
             return super().transform(X)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        # The autoencoder may follow a global pandas output setting itself.
+        # The autoencoder validates the spectra (see fit), against the same
+        # pixel count and names; it may also follow a global pandas output
+        # setting itself.
         return np.asarray(self.estimator_.transform(X))[:, self._support]
 
     def get_feature_names_out(self, input_features=None):

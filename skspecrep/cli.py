@@ -415,7 +415,7 @@ def run_demo(args: argparse.Namespace) -> int:
     results = _analyse(
         ae,
         X_train,
-        ae.transform(X_train),
+        ae.encode(X_train),
         y_train,
         wavelength,
         args,
@@ -477,9 +477,10 @@ def run_fit(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _EXIT_INTERRUPTED
+    why = {"max_epochs": "all epochs run", "early_stopping": "stopped early"}[ae.stop_reason_]
     print(
-        f"Trained {ae.n_iter_} epochs ({time.perf_counter() - start:.0f} s in this run; "
-        f"weights of epoch {ae.best_epoch_} kept)."
+        f"Trained {ae.n_iter_} epochs, {why} ({time.perf_counter() - start:.0f} s in this "
+        f"run; weights of epoch {ae.best_epoch_} kept)."
     )
     model = Pipeline([*steps, ("autoencoder", ae)])
     with open(out / "model.pkl", "wb") as f:
@@ -568,8 +569,12 @@ def _autoencoder(args, **extra) -> SpectralAutoencoder:
     )
 
 
-def _write_codes(ae, X, ids, out: Path) -> np.ndarray:
-    """Write the codes with their posterior sigmas; return the codes."""
+def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Encode the spectra (the command's one pass over them) and write the codes.
+
+    Returns the posterior means and log-variances, which the selection and
+    the report then use instead of encoding the spectra again.
+    """
     mean, log_var = ae.encode(X)
     np.save(out / "codes.npy", mean)
     table = pd.DataFrame(mean, columns=[f"z{j}" for j in range(mean.shape[1])])
@@ -577,14 +582,18 @@ def _write_codes(ae, X, ids, out: Path) -> np.ndarray:
     table.insert(0, "spectrum", ids)
     pd.concat([table, sigma], axis=1).to_csv(out / "codes.csv", index=False)
     print(f"Codes: {out / 'codes.npy'} and {out / 'codes.csv'} (with posterior sigmas)")
-    return mean
+    return mean, log_var
 
 
 def _analyse(ae, X, codes, labels, wavelength, args, *, title) -> dict:
-    """Select, score, print the summary and write the report; ``codes`` encode ``X``."""
+    """Select, score, print the summary and write the report.
+
+    ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again.
+    """
+    mean, log_var = codes
     names = [f"z{j}" for j in range(ae.n_components)]
-    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
-    Z = pd.DataFrame(codes, columns=names)
+    selector = InformativeDimensionSelector(criterion="kl").fit(mean, log_var=log_var)
+    Z = pd.DataFrame(mean, columns=names)
     k = ae.n_components
     print(
         f"\nInformative latents: {selector.kl_support_.sum()} of {k} by KL "
@@ -610,6 +619,7 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title) -> dict:
             ae,
             X,
             labels,
+            codes=codes,
             wavelength=wavelength,
             selector=selector,
             scorer=scorer,

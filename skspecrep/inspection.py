@@ -21,6 +21,7 @@ def latent_traversal(
     n_steps: int = 7,
     quantiles: tuple[float, float] = (0.02, 0.98),
     reference=None,
+    codes=None,
 ) -> Bunch:
     """Decode spectra while moving one latent at a time across its range.
 
@@ -52,6 +53,10 @@ def latent_traversal(
         traversal; (0.02, 0.98) avoids the few extreme codes.
     reference : array-like of shape (n_components,), default=None
         Code to start from instead of the median code of ``X``.
+    codes : array-like of shape (n_samples, n_components), default=None
+        The codes of ``X`` (``estimator.transform(X)``) when they were
+        already computed: they replace ``X``, which is then not encoded
+        again (a large archive takes as long to encode as to read).
 
     Returns
     -------
@@ -100,7 +105,14 @@ def latent_traversal(
         raise ValueError(f"n_steps must be an integer of at least 2; got {n_steps!r}.")
     lo, hi = _check_quantiles(quantiles)
 
-    if X is None:
+    if X is not None and codes is not None:
+        raise ValueError("Pass the spectra X or their codes, not both.")
+    if codes is not None:
+        Z = check_array(codes, dtype=np.float64, input_name="codes")
+        n_components = Z.shape[1]
+        center = np.median(Z, axis=0)
+        bounds = np.quantile(Z, [lo, hi], axis=0).T
+    elif X is None:
         n_components = getattr(estimator, "n_components", None)
         # Only a VAE has a prior to traverse; PCA scores have no common scale.
         if not hasattr(estimator, "encode") or not isinstance(n_components, Integral):

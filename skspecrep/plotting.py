@@ -383,12 +383,14 @@ def plot_reconstructions(estimator, X, *, wavelength=None, n_examples: int = 3, 
     >>> len(axes)
     2
     """
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or len(X) < n_examples or n_examples < 1:
+    if getattr(X, "ndim", None) != 2:
+        X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] < n_examples or n_examples < 1:
         raise ValueError(
             f"X must be 2-D with at least n_examples={n_examples} >= 1 rows; got shape {X.shape}."
         )
-    X = X[:n_examples]
+    # Only the spectra shown are read: X may be a large array on disk.
+    X = np.asarray(X[:n_examples], dtype=np.float64)
     recon = np.asarray(estimator.inverse_transform(estimator.transform(X)), dtype=np.float64)
     x, xlabel = _pixel_axis(wavelength, X.shape[1])
     axes = _panels(axes, n_examples, (8.0, 2.2), column=True, per="example")

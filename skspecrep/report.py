@@ -18,6 +18,7 @@ from . import plotting
 from ._correlation import LatentCorrelationScorer, _label_table
 from ._selection import InformativeDimensionSelector
 from .inspection import latent_traversal
+from .io._arrays import is_on_disk
 
 __all__ = ["write_report"]
 
@@ -36,6 +37,7 @@ def write_report(
     X,
     y=None,
     *,
+    codes=None,
     wavelength=None,
     selector: InformativeDimensionSelector | None = None,
     scorer: LatentCorrelationScorer | None = None,
@@ -75,16 +77,24 @@ def write_report(
         A fitted autoencoder. Any fitted transformer with ``transform`` and
         ``inverse_transform`` (e.g. PCA) works too, without the training and
         KL sections.
-    X : array-like of shape (n_samples, n_features)
-        Spectra to analyse.
+    X : array-like, numpy.memmap, h5py.Dataset or zarr.Array of shape (n_samples, n_features)
+        Spectra to analyse. On-disk arrays are never loaded whole: they are
+        encoded a batch at a time (once, and not at all when ``codes`` are
+        given), and only the spectra shown are read.
     y : array-like or DataFrame of shape (n_samples, n_labels), default=None
         Known labels of the spectra (NaN where unknown); the label sections
         are left out when None.
+    codes : array-like of shape (n_samples, n_components) or tuple, default=None
+        The codes of ``X`` when they were already computed: the posterior
+        means (``estimator.transform(X)``), or the pair ``(mean, log_var)``
+        that :meth:`SpectralAutoencoder.encode
+        <skspecrep.SpectralAutoencoder.encode>` returns. None encodes ``X``
+        here, once, for every section.
     wavelength : array-like of shape (n_features,), default=None
         Wavelength of each pixel, for the spectral figures.
     selector : InformativeDimensionSelector, default=None
-        A selector fitted on these spectra's codes; None fits one (by KL
-        when the estimator is an autoencoder, else by MAD).
+        A selector fitted on these spectra's codes; None fits one on the
+        codes (by KL when the posterior variances are known, else by MAD).
     scorer : LatentCorrelationScorer, default=None
         A scorer fitted on these codes and labels; None fits one when ``y``
         is given.
@@ -121,27 +131,29 @@ def write_report(
     """
     plt = plotting._pyplot()
     check_is_fitted(estimator)
-    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    if len(X) < max(n_examples, 4):
-        raise ValueError(f"The report needs at least {max(n_examples, 4)} spectra; X has {len(X)}.")
+    if not is_on_disk(X):
+        X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    elif len(X.shape) != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    if X.shape[0] < max(n_examples, 4):
+        raise ValueError(
+            f"The report needs at least {max(n_examples, 4)} spectra; X has {X.shape[0]}."
+        )
     out = Path(output_dir)
     figure_dir = out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     is_autoencoder = hasattr(estimator, "encode") and hasattr(estimator, "history_")
 
-    Z = np.asarray(estimator.transform(X), dtype=np.float64)
+    Z, log_var = _codes(estimator, X, codes, is_autoencoder)
     names = [f"z{j}" for j in range(Z.shape[1])]
     if selector is None:
-        if is_autoencoder:
-            selector = InformativeDimensionSelector(estimator, criterion="kl", prefit=True)
-        else:
-            selector = InformativeDimensionSelector()
-        selector.fit(X if is_autoencoder else Z)
+        criterion = "mad" if log_var is None else "kl"
+        selector = InformativeDimensionSelector(criterion=criterion).fit(Z, log_var=log_var)
     support = selector.get_support()
     if y is not None:
         Y, label_names = _label_table(y)
-        if len(Y) != len(X):
-            raise ValueError(f"y has {len(Y)} rows but X has {len(X)} spectra.")
+        if len(Y) != len(Z):
+            raise ValueError(f"y has {len(Y)} rows but X has {len(Z)} spectra.")
         labels = pd.DataFrame(Y, columns=label_names)
         if scorer is None:
             scorer = LatentCorrelationScorer(random_state=random_state)
@@ -149,7 +161,7 @@ def write_report(
     else:
         labels = scorer = None
     traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
-    traversal = latent_traversal(estimator, X, latents=traversed)
+    traversal = latent_traversal(estimator, latents=traversed, codes=Z)
 
     latent_table = pd.DataFrame(
         {
@@ -267,6 +279,25 @@ def write_report(
     paths.summary.write_text(json.dumps(results, indent=2))
     paths.html.write_text(_page(title, results, sections, images))
     return paths
+
+
+def _codes(estimator, X, codes, is_autoencoder):
+    """(posterior means, log-variances or None) of X: as given, or encoded once here."""
+    if codes is None:
+        codes = estimator.encode(X) if is_autoencoder else estimator.transform(X)
+    if isinstance(codes, tuple):
+        mean, log_var = codes
+        log_var = check_array(log_var, dtype=np.float64, input_name="log_var")
+    else:
+        mean, log_var = codes, None
+    mean = check_array(mean, dtype=np.float64, input_name="codes")
+    if mean.shape[0] != X.shape[0] or (log_var is not None and log_var.shape != mean.shape):
+        raise ValueError(
+            f"codes have shape {mean.shape}"
+            + ("" if log_var is None else f" (log-variances {log_var.shape})")
+            + f" but X has {X.shape[0]} spectra: give one code per spectrum."
+        )
+    return mean, log_var
 
 
 def _results(estimator, X, selector, scorer, is_autoencoder, names) -> dict:

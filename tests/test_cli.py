@@ -155,6 +155,69 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(capsys, tmp_path
     assert code == 0
 
 
+def test_ctrl_c_during_training_exits_130_and_the_same_command_resumes(
+    capsys, tmp_path, synthetic, monkeypatch
+):
+    from skspecrep._training._data import SpectraDataset
+
+    folder = synthetic[0]
+    base = [folder / "X.npy", "--n-components", "3", "--quiet", "--no-report",
+            "--validation-fraction", "0", "--epochs", "3"]  # fmt: skip
+    assert run(capsys, "fit", *base, "--output", tmp_path / "straight")[0] == 0
+    read = SpectraDataset.__getitems__
+    calls = []
+
+    def interrupt_in_epoch_two(self, positions):
+        calls.append(1)
+        if len(calls) == 7 + 2:  # 200 spectra: 7 batches an epoch
+            raise KeyboardInterrupt
+        return read(self, positions)
+
+    monkeypatch.setattr(SpectraDataset, "__getitems__", interrupt_in_epoch_two)
+    code, _, err = run(capsys, "fit", *base, "--output", tmp_path / "resumed")
+    assert code == 130
+    assert "Interrupted after 1 complete epoch(s)" in err and "again to resume" in err
+    assert "Warning" not in err  # said in the command's words, not as a Python warning
+    assert not (tmp_path / "resumed" / "model.pkl").exists()
+    monkeypatch.setattr(SpectraDataset, "__getitems__", read)
+    code, out, _ = run(capsys, "fit", *base, "--output", tmp_path / "resumed")
+    assert code == 0 and "Resuming from" in out and "Trained 3 epochs, all epochs run" in out
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "resumed" / "codes.npy"), np.load(tmp_path / "straight" / "codes.npy")
+    )
+
+
+def test_fit_and_analyze_encode_the_archive_once(capsys, tmp_path, synthetic, monkeypatch):
+    """The codes written, the selection and the report all come from one pass."""
+    from skspecrep import SpectralAutoencoder
+
+    folder, X, _, _ = synthetic
+    passes = []
+    for name in ("encode", "transform"):
+        method = getattr(SpectralAutoencoder, name)
+
+        def counted(self, Z, method=method, name=name):
+            if len(Z) == len(X):
+                passes.append(name)
+            return method(self, Z)
+
+        monkeypatch.setattr(SpectralAutoencoder, name, counted)
+    out = tmp_path / "run"
+    code, stdout, _ = run(
+        capsys, "fit", folder / "X.npy", "--labels", folder / "labels.csv", "--output", out,
+        *FAST,
+    )  # fmt: skip
+    assert code == 0, stdout
+    assert passes == ["encode"]
+    passes.clear()
+    code, stdout, _ = run(
+        capsys, "analyze", out / "model.pkl", folder / "X.npy", "--output", tmp_path / "again",
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0, stdout
+    assert passes == ["encode"]
+
+
 def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
     capsys, tmp_path, fits_folder
 ):

@@ -98,3 +98,13 @@ def test_needs_a_fitted_decoder(linear):
     with pytest.raises(Exception, match="not fitted"):
         latent_traversal(PCA(2), X)
     assert hasattr(StandardScaler(), "inverse_transform")
+
+
+def test_codes_already_computed_replace_the_spectra(linear):
+    X, pca = linear
+    from_spectra = latent_traversal(pca, X, n_steps=4)
+    from_codes = latent_traversal(pca, codes=pca.transform(X), n_steps=4)
+    for key in ("latent_values", "spectra", "reference", "amplitude"):
+        np.testing.assert_array_equal(from_codes[key], from_spectra[key])
+    with pytest.raises(ValueError, match="not both"):
+        latent_traversal(pca, X, codes=pca.transform(X))

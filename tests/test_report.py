@@ -88,3 +88,56 @@ def test_bad_input_is_named(tmp_path, data):
         write_report(tmp_path, pca, X, labels.iloc[:10])
     with pytest.raises(Exception, match="not fitted"):
         write_report(tmp_path, PCA(2), X)
+
+
+# ------------------------------------------------------------ out of core
+
+
+def _count_encoded_spectra(monkeypatch, ae) -> list:
+    """Count the spectra each call of ``encode`` or ``transform`` reads."""
+    counts = []
+    for name in ("encode", "transform"):
+        method = getattr(ae, name)
+
+        def counted(X, method=method):
+            counts.append(len(X))
+            return method(X)
+
+        monkeypatch.setattr(ae, name, counted)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def autoencoder(data):
+    X = data[0]
+    return SpectralAutoencoder(4, max_epochs=3, random_state=0).fit(X)
+
+
+def test_the_report_encodes_the_spectra_once_or_not_at_all(
+    tmp_path, data, autoencoder, monkeypatch
+):
+    X, labels, wave = data
+    codes = autoencoder.encode(X)
+    est = autoencoder
+    counts = _count_encoded_spectra(monkeypatch, est)
+    path = tmp_path / "X.npy"
+    np.save(path, X.astype(np.float32))
+    mm = np.load(path, mmap_mode="r")
+    first = write_report(tmp_path / "a", est, mm, labels, wavelength=wave, random_state=0)
+    assert counts == [len(X), 3]  # the archive once; the three spectra shown
+    counts.clear()
+    second = write_report(
+        tmp_path / "b", est, mm, labels, codes=codes, wavelength=wave, random_state=0
+    )
+    assert counts == [3]
+    assert first.results == second.results
+    assert first.results["n_informative_kl"] == second.results["n_informative"]
+
+
+def test_codes_that_do_not_match_the_spectra_are_refused(tmp_path, data, autoencoder):
+    X = data[0]
+    mean, log_var = autoencoder.encode(X)
+    with pytest.raises(ValueError, match="one code per spectrum"):
+        write_report(tmp_path, autoencoder, X, codes=mean[:-1])
+    with pytest.raises(ValueError, match="log-variances"):
+        write_report(tmp_path, autoencoder, X, codes=(mean, log_var[:, :2]))

@@ -172,3 +172,58 @@ def test_auto_mad_threshold_finds_collapsed_latents_spread_up_to_a_tenth():
     selector = InformativeDimensionSelector().fit(Z)
     np.testing.assert_array_equal(np.flatnonzero(selector.get_support()), [1, 5, 7])
     assert 0.09 < selector.mad_threshold_ < 0.8
+
+
+# ------------------------------------------------------------ out of core
+
+
+def _memmap(tmp_path, X):
+    path = tmp_path / "X.npy"
+    np.save(path, X.astype(np.float32))
+    return np.load(path, mmap_mode="r")
+
+
+def test_spectra_on_disk_go_to_the_autoencoder_unread(tmp_path, monkeypatch):
+    """The selector validates nothing itself: a memory map reaches encode as a memory map."""
+    X, _, _ = line_spectra(200, 64, seed=0)
+    ae = SpectralAutoencoder(3, max_epochs=2, random_state=0).fit(X)
+    mm = _memmap(tmp_path, X)
+    seen = []
+    encode = ae.encode
+    monkeypatch.setattr(ae, "encode", lambda X: seen.append(X) or encode(X))
+    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(mm)
+    assert len(seen) == 1 and isinstance(seen[0], np.memmap)
+    in_memory = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(np.array(mm))
+    np.testing.assert_array_equal(selector.kl_, in_memory.kl_)
+    assert selector.n_features_in_ == 64
+
+
+def test_codes_already_computed_select_as_the_estimator_does():
+    X, _, _ = line_spectra(200, 64, seed=0)
+    ae = SpectralAutoencoder(3, max_epochs=3, random_state=0).fit(X)
+    mean, log_var = ae.encode(X)
+    from_codes = InformativeDimensionSelector(criterion="kl").fit(mean, log_var=log_var)
+    from_spectra = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
+    for name in ("mad_", "kl_", "kl_threshold_", "mad_threshold_", "pairwise_mi_"):
+        np.testing.assert_array_equal(getattr(from_codes, name), getattr(from_spectra, name))
+    np.testing.assert_array_equal(from_codes.get_support(), from_spectra.get_support())
+
+
+@pytest.mark.parametrize(
+    "params, fit_kw, match",
+    [
+        ({"criterion": "kl"}, {}, "needs the posterior variances"),
+        ({}, {"log_var": np.zeros((50, 2))}, "log_var has shape"),
+    ],
+)
+def test_log_var_is_checked(params, fit_kw, match):
+    Z = np.random.RandomState(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match=match):
+        InformativeDimensionSelector(**params).fit(Z, **fit_kw)
+
+
+def test_log_var_with_an_estimator_is_refused():
+    X, _, _ = line_spectra(50, 32, seed=0)
+    ae = SpectralAutoencoder(2, max_epochs=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="one or the other"):
+        InformativeDimensionSelector(ae, prefit=True).fit(X, log_var=np.zeros((50, 2)))

@@ -117,7 +117,9 @@ WARM_START_CASES = {
         lambda ae, out: _recorded(ae).seen("kl_weight") == {0.0},
     ),
     "lr": Case({"lr": 0.0123}, lambda ae, out: _recorded(ae).seen("lr") == {0.0123}),
-    "batch_size": Case({"batch_size": 32}, lambda ae, out: _recorded(ae).seen("batch_size") == {32}),
+    "batch_size": Case(
+        {"batch_size": 32}, lambda ae, out: _recorded(ae).seen("batch_size") == {32}
+    ),
     "mixed_precision": Case(
         {"mixed_precision": "bf16"},
         lambda ae, out: _recorded(ae).seen("dtype") == {torch.bfloat16},
@@ -127,9 +129,11 @@ WARM_START_CASES = {
     "max_epochs": Case({"max_epochs": 3}, lambda ae, out: ae.n_iter_ == 4),
     "validation_fraction": Case(
         {"validation_fraction": 0.25},
-        lambda ae, out: "valid_loss" in ae.history_[-1]
-        and "valid_loss" not in ae.history_[0]
-        and "early_stopping" in dict(ae.net_.callbacks_),
+        lambda ae, out: (
+            "valid_loss" in ae.history_[-1]
+            and "valid_loss" not in ae.history_[0]
+            and "early_stopping" in dict(ae.net_.callbacks_)
+        ),
     ),
     "n_iter_no_change": Case(
         {"n_iter_no_change": 1, "max_epochs": 30},

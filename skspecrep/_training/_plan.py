@@ -204,9 +204,7 @@ class Structure:
         names = []
         for name in self.__dataclass_fields__:
             mine, theirs = getattr(self, name), getattr(other, name)
-            same = (
-                np.array_equal(mine, theirs) if isinstance(mine, np.ndarray) else mine == theirs
-            )
+            same = np.array_equal(mine, theirs) if isinstance(mine, np.ndarray) else mine == theirs
             if not same:
                 names.append(name)
         return names

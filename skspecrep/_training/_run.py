@@ -181,4 +181,3 @@ def _seeded(seed: int, device: str):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-

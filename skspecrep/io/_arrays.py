@@ -238,7 +238,6 @@ def _memmap_file_geometry(X: np.memmap):
     return os.fspath(X.filename), int(root.offset) + int(shift), X.dtype.itemsize
 
 
-
 #: Rows per compressed HDF5 chunk above which shuffled training spends most
 #: of its reading on rows it does not use.
 _MAX_CHUNK_ROWS = 64
