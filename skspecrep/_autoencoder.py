@@ -387,7 +387,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             # recorded: the estimator stays usable.
             raise outcome.error
         if outcome.stop_reason == "interrupted":
-            warnings.warn(_interrupted_message(outcome), TrainingInterruptedWarning, stacklevel=2)
+            # stacklevel 3: past sklearn's _fit_context wrapper, at the caller of fit.
+            warnings.warn(_interrupted_message(outcome), TrainingInterruptedWarning, stacklevel=3)
         return self
 
     def _record(self, net, plan, outcome) -> None:

@@ -214,8 +214,9 @@ class InterruptAt(Callback):
 def test_an_interrupted_fit_warns_and_keeps_the_last_complete_epoch():
     kw = dict(n_components=2, batch_size=16, random_state=0)
     ae = SpectralAutoencoder(max_epochs=4, callbacks=[InterruptAt(2, 2)], **kw)
-    with pytest.warns(TrainingInterruptedWarning, match="after 1 complete epoch"):
+    with pytest.warns(TrainingInterruptedWarning, match="after 1 complete epoch") as caught:
         ae.fit(X_SMALL)
+    assert caught[0].filename == __file__  # points at the call of fit
     assert ae.stop_reason_ == "interrupted"
     assert ae.n_iter_ == ae.best_epoch_ == len(ae.history_) == 1
     assert "train_loss" in ae.history_[-1]
