@@ -402,14 +402,14 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.best_epoch_ = outcome.best_epoch
         self.stop_reason_ = outcome.stop_reason
         self._n_features_out = self.n_components
-        rows = plan.train_rows if plan.train_rows is not None else np.arange(len(plan.source))
-        if len(rows) > _KL_SAMPLE:
-            rng = np.random.RandomState(plan.seed)
-            rows = np.sort(rng.choice(rows, _KL_SAMPLE, replace=False))
+        rows = plan.train_rows  # None: all of them
+        if plan.n_train > _KL_SAMPLE:
+            pool = np.arange(len(plan.source)) if rows is None else rows
+            rows = np.sort(np.random.RandomState(plan.seed).choice(pool, _KL_SAMPLE, replace=False))
         kl = np.zeros(self.n_components)
         for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
-        self.component_kl_ = kl / len(rows)
+        self.component_kl_ = kl / min(plan.n_train, _KL_SAMPLE)
 
     # -------------------------------------------------------- validation
 

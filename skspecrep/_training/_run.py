@@ -37,9 +37,8 @@ class Outcome:
         weight updates are undone.
     best_epoch : int
         Epoch whose weights the net holds: the best validation epoch with
-        early stopping, otherwise the last complete one.
-    epochs_run : int
-        Complete epochs this run trained.
+        early stopping, otherwise (or after a non-finite loss) the last
+        complete one.
     error : NonFiniteLossError or None
         The error that stopped a ``"non_finite_loss"`` run, to be raised
         once the estimator has recorded the restored weights.
@@ -48,7 +47,6 @@ class Outcome:
     stop_reason: str
     n_epochs: int
     best_epoch: int
-    epochs_run: int
     error: NonFiniteLossError | None = None
 
 
@@ -108,7 +106,7 @@ def _train(net, plan, checkpoint, stopper, target, stop_reason) -> Outcome:
     """The epoch loop. Stops for :data:`STOP_REASONS`; other errors propagate."""
     dataset = plan.train_dataset()
     rollback = dict(net.callbacks_)["rollback"]
-    complete = start = len(net.history)
+    complete = len(net.history)
     error = None
     net.notify("on_train_begin", X=dataset, y=None)
     try:
@@ -136,14 +134,15 @@ def _train(net, plan, checkpoint, stopper, target, stop_reason) -> Outcome:
             del net.history[complete:]
         net.notify("on_train_end", X=dataset, y=None)
     best = complete
-    if stopper is not None:
+    if stopper is not None and error is None:
+        # As the error says, a run stopped by a non-finite loss keeps the
+        # last complete epoch; any other run ends on its best one.
         stopper.restore_best(net)
         best = stopper.best_epoch_ or complete
     return Outcome(
         stop_reason=stop_reason,
         n_epochs=complete,
         best_epoch=best,
-        epochs_run=complete - start,
         error=error,
     )
 
