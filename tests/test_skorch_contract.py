@@ -154,3 +154,26 @@ def test_history_round_trips_through_a_list():
     restored = History(net.history.to_list())
     assert restored[:, "train_loss"] == net.history[:, "train_loss"]
     assert isinstance(restored, list)
+
+
+def test_skspecrep_uses_no_private_name_of_skorch():
+    """No attribute that skorch keeps private (a leading underscore) is read or set."""
+    import ast
+    import pathlib
+
+    import skorch.callbacks
+    import skorch.hf
+
+    import skspecrep
+
+    private = set()
+    for cls in (NeuralNet, skorch.hf.AccelerateMixin, skorch.callbacks.EarlyStopping,
+                skorch.callbacks.Checkpoint, skorch.callbacks.PrintLog, History):  # fmt: skip
+        private |= {n for n in dir(cls) if n.startswith("_") and not n.startswith("__")}
+    private |= {"_wrapped_with_accelerator"}  # set in AccelerateMixin.__init__, not on the class
+    used = []
+    for path in sorted(pathlib.Path(skspecrep.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in private:
+                used.append(f"{path.name}:{node.lineno} {node.attr}")
+    assert used == []
