@@ -460,15 +460,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     def _chunks(self, source: RowSource, rows=None) -> Iterator[tuple[slice, torch.Tensor]]:
         """``(positions, chunk)`` over all rows, or over the given sorted ``rows``."""
-        size = self.net_.micro_batch_size()
-        if rows is None:
-            blocks = source.blocks(size)
-        else:
-            blocks = (
-                (slice(i, i + size), source.read(rows[i : i + size]))
-                for i in range(0, len(rows), size)
-            )
-        for positions, block in blocks:
+        for positions, block in source.blocks(self.net_.micro_batch_size(), rows):
             yield positions, torch.from_numpy(block).to(self.net_.device)
 
     def _map_chunks(self, source: RowSource, fn, rows=None) -> Iterator:

@@ -135,3 +135,11 @@ def test_a_memmap_source_survives_pickling_after_reading(stores, table):
     assert source._fd is not None
     clone = pickle.loads(pickle.dumps(source))
     np.testing.assert_array_equal(clone.read([5, 6]), table[[5, 6]])
+
+
+def test_blocks_of_chosen_rows_come_in_their_order_with_their_positions():
+    X = np.arange(40, dtype=np.float32).reshape(10, 4)
+    rows = np.array([1, 2, 5, 8, 9])
+    got = list(RowSource(X).blocks(2, rows))
+    assert [p for p, _ in got] == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    np.testing.assert_array_equal(np.vstack([b for _, b in got]), X[rows])

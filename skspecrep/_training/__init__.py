@@ -7,7 +7,6 @@ with an ``Outcome`` saying why training stopped. Fresh fits, warm starts,
 resumed checkpoints and distributed runs take this same path.
 """
 
-from ._callbacks import bare_module
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, run_training
 
@@ -16,7 +15,6 @@ __all__ = [
     "STOP_REASONS",
     "Outcome",
     "TrainingPlan",
-    "bare_module",
     "make_plan",
     "run_training",
 ]

@@ -7,6 +7,9 @@ import torch
 
 from ..io._arrays import RowSource
 
+#: Spectra read at a time for the statistics of the training rows.
+_BLOCK_ROWS = 4096
+
 
 class SpectraDataset(torch.utils.data.Dataset):
     """Spectra (and inverse variances) for skorch's DataLoader, read a batch at a time.
@@ -56,20 +59,10 @@ class SpectraDataset(torch.utils.data.Dataset):
         return list(zip(x, y))
 
 
-def row_blocks(source: RowSource, rows: np.ndarray | None, size: int = 4096):
-    """Blocks of the given rows (all rows when None), read in order."""
-    if rows is None:
-        for _, block in source.blocks(size):
-            yield block
-    else:
-        for start in range(0, len(rows), size):
-            yield source.read(rows[start : start + size])
-
-
 def mean_spectrum(source: RowSource, rows: np.ndarray | None) -> np.ndarray:
     """Mean of the rows in float64, a block at a time (the spectra may be on disk)."""
     total = np.zeros(source.n_features)
-    for block in row_blocks(source, rows):
+    for _, block in source.blocks(_BLOCK_ROWS, rows):
         total += block.sum(axis=0, dtype=np.float64)
     n = len(source) if rows is None else len(rows)
     return (total / n).astype(np.float32)
@@ -79,7 +72,7 @@ def rms_deviation(source: RowSource, rows, mean: np.ndarray, weight: np.ndarray)
     """Root-mean-square difference from the mean spectrum over unmasked pixels."""
     keep = weight > 0
     total = 0.0
-    for block in row_blocks(source, rows):
+    for _, block in source.blocks(_BLOCK_ROWS, rows):
         total += np.square(block[:, keep] - mean[keep], dtype=np.float64).sum()
     n = len(source) if rows is None else len(rows)
     rms = np.sqrt(total / (n * keep.sum()))

@@ -139,11 +139,16 @@ class RowSource:
             return block
         return block[inverse.reshape(-1)]
 
-    def blocks(self, rows_per_block: int):
-        """Yield ``(slice, block)`` over all rows in order."""
-        for start in range(0, len(self), rows_per_block):
-            rows = slice(start, min(start + rows_per_block, len(self)))
-            yield rows, self.read(rows)
+    def blocks(self, rows_per_block: int, rows=None):
+        """Yield ``(positions, block)`` over all rows in order, or over the given ``rows``.
+
+        ``positions`` is the slice of the rows read: of all rows, or of the
+        array ``rows`` (sorted, for sequential reads).
+        """
+        n = len(self) if rows is None else len(rows)
+        for start in range(0, n, rows_per_block):
+            positions = slice(start, min(start + rows_per_block, n))
+            yield positions, self.read(positions if rows is None else rows[positions])
 
     # ----------------------------------------------------------- internals
 
