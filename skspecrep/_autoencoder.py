@@ -20,8 +20,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._nn import kl_per_latent
-from ._training import make_plan, run_training
+from ._nn import kl_per_latent, velocity_scale
+from ._training import diagnose, make_plan, run_training
 from .exceptions import TrainingInterruptedWarning
 from .io._arrays import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 
@@ -94,6 +94,27 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         and set to 0 before encoding, so they cannot change the code or the
         loss. None weighs all pixels equally.
 
+    wavelength : array-like of shape (n_features,), default=None
+        Wavelength of each pixel (any unit; strictly increasing, uniform in
+        log-wavelength or wavelength or neither), needed by ``virtual_rv``.
+
+    virtual_rv : float or tuple of (float, float), default=None
+        Train on Doppler pairs: each training spectrum is paired with a copy
+        of itself shifted on the ``wavelength`` grid by a virtual radial
+        velocity drawn uniformly from ``(-virtual_rv, virtual_rv)`` km/s (or
+        from ``(low, high)``). The pair differs in one known factor, the
+        velocity, and no label is used. Latent 0 becomes the velocity
+        latent: the decoder draws the spectrum from the other latents and
+        Doppler-shifts it by latent 0 times ``velocity_scale_`` km/s (the
+        largest ``|v|`` of the range), as spender's decoder redshifts its
+        rest-frame spectrum; the copy's code is the spectrum's code with
+        latent 0 moved by the virtual velocity and every other latent
+        shared. So latent 0 is the radial velocity up to an offset, linear
+        over any range, and the other latents cannot hold it. Every training
+        step costs two forward and backward passes. Pick a range at least as
+        wide as the spread of the stars' radial velocities. None trains on
+        single spectra.
+
     max_epochs : int, default=50
         Number of passes over the training data.
 
@@ -158,7 +179,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         epoch while the validation split is the same and gives the
         continued run ``n_iter_no_change`` epochs to beat it. A change that
         needs another network (``n_components``, ``architecture``, ``loss``,
-        ``pixel_mask``, ``distributed``, the pixel count) raises
+        ``pixel_mask``, ``distributed``, ``wavelength``, ``virtual_rv``, the
+        pixel count) raises
         :class:`~skspecrep.exceptions.WarmStartError`.
 
     checkpoint : str, path-like or None, default=None
@@ -224,6 +246,25 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         :class:`~skspecrep.exceptions.NonFiniteLossError` after restoring
         the weights of the last complete epoch.
 
+    fit_warnings_ : list of Warning
+        What :meth:`fit` found wrong with the finished run, each also issued
+        as a warning: :class:`~skspecrep.exceptions.PosteriorCollapseWarning`
+        when every latent collapsed (the model learned only the mean
+        spectrum), :class:`~skspecrep.exceptions.TrainingNotConvergedWarning`
+        when ``max_epochs`` ended the run during the KL warm-up or while the
+        objective was still falling steeply. Empty for a healthy run. The
+        report and the command line show them.
+
+    velocity_latent_ : int or None
+        With Doppler pairs (``virtual_rv``), the latent that holds radial
+        velocity (0); otherwise None.
+
+    velocity_scale_ : float or None
+        With ``velocity_latent_``: km/s per unit of that latent, so that
+        ``codes[:, 0] * velocity_scale_`` is the radial velocity up to a
+        constant offset (in ``c ln(1 + v / c)``, which is ``v`` to 1 part in
+        10,000 at 30 km/s); otherwise None.
+
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
 
@@ -264,6 +305,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "kl_warmup": [tuple, list],
         "loss": [StrOptions({"l1", "mse", "chi2"})],
         "pixel_mask": ["array-like", None],
+        "wavelength": ["array-like", None],
+        "virtual_rv": [Interval(Real, 0, None, closed="neither"), tuple, list, None],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -288,6 +331,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         kl_warmup: tuple[float, float] = (1.0, 10.0),
         loss: str = "l1",
         pixel_mask=None,
+        wavelength=None,
+        virtual_rv: float | tuple[float, float] | None = None,
         max_epochs: int = 50,
         batch_size: int = 32,
         lr: float = 1e-3,
@@ -308,6 +353,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.kl_warmup = kl_warmup
         self.loss = loss
         self.pixel_mask = pixel_mask
+        self.wavelength = wavelength
+        self.virtual_rv = virtual_rv
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -370,6 +417,12 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             of the best one, with early stopping), ``stop_reason_`` is
             ``"interrupted"``, and with a ``checkpoint`` the same ``fit``
             resumes the run.
+        PosteriorCollapseWarning
+            When every latent collapsed to the prior: the model learned
+            nothing (see ``fit_warnings_``).
+        TrainingNotConvergedWarning
+            When ``max_epochs`` ended training during the KL warm-up or while
+            the objective was still falling steeply.
         """
         continuing = self.warm_start and hasattr(self, "net_")
         source = self._validated_source(X, reset=not continuing)
@@ -386,9 +439,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             # The weights of the last complete epoch were restored and
             # recorded: the estimator stays usable.
             raise outcome.error
+        # stacklevel 3: past sklearn's _fit_context wrapper, at the caller of fit.
         if outcome.stop_reason == "interrupted":
-            # stacklevel 3: past sklearn's _fit_context wrapper, at the caller of fit.
             warnings.warn(_interrupted_message(outcome), TrainingInterruptedWarning, stacklevel=3)
+        for problem in self.fit_warnings_:
+            warnings.warn(problem, stacklevel=3)
         return self
 
     def _record(self, net, plan, outcome) -> None:
@@ -410,6 +465,18 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
         self.component_kl_ = kl / min(plan.n_train, _KL_SAMPLE)
+        history = net.history
+        column = "valid_loss" if plan.valid_rows is not None else "train_loss"
+        self.fit_warnings_ = diagnose(
+            self.component_kl_,
+            np.array([epoch.get(column, np.nan) for epoch in history]),
+            beta=plan.params["beta"],
+            kl_warmup=plan.params["kl_warmup"],
+            stop_reason=outcome.stop_reason,
+        )
+        virtual_rv = plan.params["virtual_rv"]
+        self.velocity_latent_ = None if virtual_rv is None else 0
+        self.velocity_scale_ = None if virtual_rv is None else velocity_scale(virtual_rv)
 
     # -------------------------------------------------------- validation
 

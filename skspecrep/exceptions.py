@@ -28,15 +28,19 @@ from __future__ import annotations
 
 import os
 
+from sklearn import exceptions as _sklearn
+
 __all__ = [
     "CheckpointError",
     "ChunkedStorageWarning",
     "NonFiniteLossError",
     "NonFiniteRowError",
     "NonPositiveMedianError",
+    "PosteriorCollapseWarning",
     "SpectrumQualityWarning",
     "SpectrumReadError",
     "TrainingInterruptedWarning",
+    "TrainingNotConvergedWarning",
     "UnusableLabelWarning",
     "WarmStartError",
 ]
@@ -228,6 +232,51 @@ class TrainingInterruptedWarning(UserWarning):
     >>> import warnings
     >>> from skspecrep.exceptions import TrainingInterruptedWarning
     >>> issubclass(TrainingInterruptedWarning, UserWarning)
+    True
+    """
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """Training ended with every latent collapsed to the prior: the model learned nothing.
+
+    Raised by :meth:`SpectralAutoencoder.fit <skspecrep.SpectralAutoencoder.fit>`
+    when no latent's ``component_kl_`` exceeds 0.01 nats, the threshold
+    below which UDR (Duan et al. 2020) counts a latent as inactive. Every
+    spectrum then gets nearly the same code and the decoder returns nearly
+    the mean spectrum. The message says what to try (a smaller ``beta``,
+    more epochs, a longer warm-up).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skspecrep import SpectralAutoencoder
+    >>> from skspecrep.exceptions import PosteriorCollapseWarning
+    >>> X = np.random.RandomState(0).normal(1.0, 0.01, size=(40, 32))
+    >>> ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = ae.fit(X)
+    >>> any(issubclass(w.category, PosteriorCollapseWarning) for w in caught)
+    True
+    """
+
+
+class TrainingNotConvergedWarning(_sklearn.ConvergenceWarning):
+    """Training stopped while it was still making progress.
+
+    Raised by :meth:`SpectralAutoencoder.fit <skspecrep.SpectralAutoencoder.fit>`
+    when ``max_epochs`` ended the run before the KL weight had reached
+    ``beta`` (the warm-up was cut short), or while the training objective
+    was still falling steeply (by more than 1 % per epoch over the last
+    three epochs). A subclass of scikit-learn's
+    :class:`~sklearn.exceptions.ConvergenceWarning`.
+
+    Examples
+    --------
+    >>> from sklearn import exceptions as _sklearn
+    >>> from skspecrep.exceptions import TrainingNotConvergedWarning
+    >>> issubclass(TrainingNotConvergedWarning, ConvergenceWarning)
     True
     """
 

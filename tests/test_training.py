@@ -7,13 +7,16 @@ import numpy as np
 import pytest
 import torch
 from conftest import line_spectra
+from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
-from skspecrep._training import PARAMETERS, STOP_REASONS
+from skspecrep._training import ACTIVE_KL, PARAMETERS, STOP_REASONS, diagnose
 from skspecrep.exceptions import (
     NonFiniteLossError,
+    PosteriorCollapseWarning,
     TrainingInterruptedWarning,
+    TrainingNotConvergedWarning,
     WarmStartError,
 )
 
@@ -97,6 +100,7 @@ def _check_new_callbacks(ae, output):
     assert len(dict(ae.net_.callbacks_)["other"].steps_) == 6  # 96 spectra / 16, one epoch
 
 
+WAVE = np.exp(np.linspace(np.log(5000.0), np.log(5010.0), 64))
 MASK = np.ones(64)
 MASK[:4] = 0
 
@@ -110,6 +114,9 @@ WARM_START_CASES = {
     "loss": Case({"loss": "mse"}, refused=WarmStartError),
     "pixel_mask": Case({"pixel_mask": MASK}, refused=WarmStartError),
     "distributed": Case({"distributed": True}, refused=WarmStartError),
+    # Doppler pairs: the decoder of the velocity latent shifts on the grid.
+    "wavelength": Case({"wavelength": WAVE}, refused=WarmStartError),
+    "virtual_rv": Case({"virtual_rv": 40.0, "wavelength": WAVE}, refused=WarmStartError),
     # Net settings: every step of the continued run uses the new value.
     "beta": Case({"beta": 0.5}, lambda ae, out: _recorded(ae).seen("kl_weight") == {0.5}),
     "kl_warmup": Case(
@@ -296,3 +303,52 @@ def test_component_kl_of_a_large_set_is_a_random_sample_mean(monkeypatch):
     np.testing.assert_array_equal(sampled.component_kl_, again.component_kl_)
     assert not np.array_equal(sampled.component_kl_, full.component_kl_)
     np.testing.assert_allclose(sampled.component_kl_, full.component_kl_, rtol=0.15)
+
+
+# --------------------------------------------------- did the run learn anything?
+
+
+def _diagnose(kl=(0.5, 0.0), losses=(1.0,) * 12, **kwargs):
+    params = {"beta": 1e-3, "kl_warmup": (1.0, 4.0), "stop_reason": "max_epochs", **kwargs}
+    return diagnose(np.asarray(kl), np.asarray(losses, dtype=float), **params)
+
+
+def test_a_healthy_run_has_nothing_to_say():
+    assert _diagnose() == []
+    # Falling by 0.9 % per epoch at the end is not steep.
+    assert _diagnose(losses=1.0 * 0.991 ** np.arange(12)) == []
+
+
+def test_every_latent_collapsed_is_said_with_what_to_try():
+    (found,) = _diagnose(kl=(0.004, 0.0, 0.001))
+    assert isinstance(found, PosteriorCollapseWarning)
+    assert "0.004 nats" in str(found) and "e.g. 0.0001" in str(found)
+    assert isinstance(_diagnose(kl=(ACTIVE_KL, 0.0))[0], PosteriorCollapseWarning)
+    # One active latent is a model that learned something.
+    assert _diagnose(kl=(0.004, 0.0, 0.02)) == []
+
+
+def test_a_run_ended_inside_the_kl_warmup_is_said():
+    (found,) = _diagnose(losses=(1.0, 0.9, 0.8))
+    assert isinstance(found, TrainingNotConvergedWarning)
+    assert isinstance(found, ConvergenceWarning)
+    assert "67% of beta" in str(found)  # kl_weight at epoch 3 of the (1, 4) ramp
+    assert _diagnose(losses=(1.0, 0.9, 0.8), beta=0.0) == []
+
+
+def test_a_loss_still_falling_steeply_is_said():
+    losses = np.r_[np.ones(8), 0.97 ** np.arange(1, 5)]  # 3 % per epoch at the end
+    (found,) = _diagnose(losses=losses)
+    assert isinstance(found, TrainingNotConvergedWarning)
+    assert "3.0% per epoch" in str(found)
+    # Only a run that ran out of epochs can have stopped too soon.
+    assert _diagnose(losses=losses, stop_reason="early_stopping") == []
+    assert _diagnose(losses=losses, stop_reason="interrupted") == []
+
+
+def test_fit_warns_and_records_a_collapsed_model():
+    ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
+    with pytest.warns(PosteriorCollapseWarning, match="Every latent collapsed"):
+        ae.fit(X_SMALL)
+    assert [type(w) for w in ae.fit_warnings_] == [PosteriorCollapseWarning]
+    assert ae.component_kl_.max() <= ACTIVE_KL

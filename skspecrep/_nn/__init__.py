@@ -10,10 +10,22 @@ from ._architectures import (
     auto_spec,
     sedaghat2021_spec,
 )
+from ._doppler import (
+    C_KMS,
+    combine_posteriors,
+    doppler_shift,
+    pair_objective,
+    velocity_scale,
+)
 from ._loss import BetaVAELoss, kl_per_latent, kl_weight
 from ._vae import ConvVAE
 
 __all__ = [
+    "C_KMS",
+    "combine_posteriors",
+    "doppler_shift",
+    "pair_objective",
+    "velocity_scale",
     "SEDAGHAT2021_N_FEATURES",
     "BetaVAELoss",
     "ConvSpec",

@@ -61,11 +61,20 @@ class BetaVAELoss(nn.Module):
         x: torch.Tensor,
         x_hat: torch.Tensor,
         ivar: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Weighted mean error of each spectrum, shape ``(batch,)``."""
+        """Weighted mean error of each spectrum, shape ``(batch,)``.
+
+        ``valid``, a boolean ``(batch, n_features)`` tensor, drops further
+        pixels of each spectrum (the edges of a Doppler-shifted copy); the
+        mean is still taken over all weighted pixels, so that spectra with
+        and without dropped pixels weigh alike.
+        """
         # Zero-weight pixels are removed with where(), not only multiplied by
         # zero, so that NaN or inf in masked pixels cannot leak into the loss.
         keep = self.pixel_weight > 0
+        if valid is not None:
+            keep = keep & valid
         residual = torch.where(keep, x - x_hat, torch.zeros((), device=x.device))
         if self.reconstruction == "l1":
             err = residual.abs()

@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._architectures import ConvSpec
+from ._doppler import C_KMS, combine_posteriors, doppler_shift
 
 
 def _transpose_geometry(stride: int) -> tuple[int, int]:
@@ -78,6 +79,17 @@ class ConvVAE(nn.Module):
         divided by it and outputs multiplied by it, so that the network
         works with values of order one whatever the flux units; one scalar
         for all pixels keeps their relative sizes (and noise) intact.
+    log_wavelength : tensor of shape (n_features,), default=None
+        Natural log of each pixel's wavelength. When given, latent 0 is a
+        velocity: the decoder renders the other latents as a spectrum and
+        Doppler-shifts it on this grid by ``velocity_scale`` km/s per unit
+        of latent 0 (:func:`~._doppler.doppler_shift`), as spender's decoder
+        redshifts its rest-frame spectrum. Radial velocity then has one
+        latent, exactly linear, and the convolutional decoder never has to
+        learn to move lines.
+    velocity_scale : float, default=None
+        Km/s per unit of latent 0 (in ``c ln(1 + v / c)``, in which shifts
+        add); required with ``log_wavelength``.
     """
 
     def __init__(
@@ -89,8 +101,23 @@ class ConvVAE(nn.Module):
         pixel_mask: torch.Tensor | None = None,
         offset: torch.Tensor | None = None,
         scale: float = 1.0,
+        log_wavelength: torch.Tensor | None = None,
+        velocity_scale: float | None = None,
     ):
         super().__init__()
+        if log_wavelength is None:
+            self.log_wavelength = None
+        else:
+            if velocity_scale is None or not velocity_scale > 0:
+                raise ValueError("A velocity latent needs a positive velocity_scale.")
+            log_wavelength = torch.as_tensor(log_wavelength, dtype=torch.float64)
+            if log_wavelength.shape != (n_features,):
+                raise ValueError(
+                    f"log_wavelength has shape {tuple(log_wavelength.shape)}; "
+                    f"expected ({n_features},)."
+                )
+            self.register_buffer("log_wavelength", log_wavelength)
+        self.velocity_scale = None if velocity_scale is None else float(velocity_scale)
         if offset is None:
             offset = torch.zeros(n_features)
         self.register_buffer("offset", torch.as_tensor(offset, dtype=torch.float32))
@@ -163,6 +190,17 @@ class ConvVAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructed spectra ``(batch, n_features)`` from codes."""
+        if self.log_wavelength is None:
+            return self._decode(z)
+        # The spectrum is drawn from the other latents only, then moved.
+        rest = self._decode(torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:]], dim=1))
+        # z0 * velocity_scale is c ln(1 + v / c), in which shifts add.
+        log_shift = z[:, 0].to(torch.float64) * self.velocity_scale / C_KMS
+        velocity = C_KMS * torch.expm1(log_shift)
+        shifted, _, _ = doppler_shift(rest, velocity, self.log_wavelength, fill=self.offset)
+        return shifted
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
         h = self.fc_decode(z).view(-1, self.code_channels, 1, self.code_length)
         if h.device.type == "cpu":
             # PyTorch's CPU transposed convolutions run 2-4 times faster on
@@ -181,7 +219,11 @@ class ConvVAE(nn.Module):
         return h[:, 0, : self.n_features] * self.scale + self.offset
 
     def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        pair_offset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Reconstruction, posterior mean and log-variance.
 
@@ -189,8 +231,21 @@ class ConvVAE(nn.Module):
         ``mu + sigma * eps``; in evaluation mode it sees the mean, unless a
         ``generator`` is given, which draws ``eps`` reproducibly (used to
         estimate the ELBO on held-out data).
+
+        With ``pair_offset``, the first half of ``x`` holds spectra and the
+        second half their Doppler-shifted copies, shifted by ``pair_offset``
+        velocity units; the two halves' posteriors are combined by
+        :func:`~._doppler.combine_posteriors` before sampling, and the
+        combined ones are returned. (Pairs go through ``forward`` so that
+        wrappers such as DDP see the whole computation.)
         """
         mu, log_var = self.encode(x)
+        if pair_offset is not None:
+            n = x.shape[0] // 2
+            first, second = combine_posteriors(
+                mu[:n], log_var[:n], mu[n:], log_var[n:], pair_offset
+            )
+            mu, log_var = torch.cat([first[0], second[0]]), torch.cat([first[1], second[1]])
         z = mu
         if self.training or generator is not None:
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)

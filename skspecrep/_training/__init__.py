@@ -7,14 +7,17 @@ with an ``Outcome`` saying why training stopped. Fresh fits, warm starts,
 resumed checkpoints and distributed runs take this same path.
 """
 
+from ._diagnosis import ACTIVE_KL, diagnose
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, run_training
 
 __all__ = [
+    "ACTIVE_KL",
     "PARAMETERS",
     "STOP_REASONS",
     "Outcome",
     "TrainingPlan",
+    "diagnose",
     "make_plan",
     "run_training",
 ]

@@ -21,7 +21,7 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 
-from .._nn import BetaVAELoss, ConvVAE, kl_weight
+from .._nn import BetaVAELoss, ConvVAE, kl_weight, pair_objective, velocity_scale
 from ..exceptions import WarmStartError
 from ._callbacks import (
     EarlyStopping,
@@ -60,6 +60,11 @@ class VAENet(NeuralNet):
     autocast_dtype : torch.dtype or None
         Run the training forward pass under ``torch.autocast`` in this dtype
         (bfloat16); None trains in float32.
+    wavelength : ndarray of shape (n_features,) or None
+        Wavelength of each pixel, for virtual Doppler shifts.
+    virtual_rv : tuple of float or None
+        Range (low, high) in km/s of the virtual radial velocities of pair
+        training; None trains on single spectra.
     chunk_bytes : int
         Memory budget of one micro-batch's largest activation. Each batch is
         processed in micro-batches within this budget and their gradients
@@ -77,23 +82,31 @@ class VAENet(NeuralNet):
         use_ivar=False,
         chunk_bytes=_CPU_CHUNK_BYTES,
         autocast_dtype=None,
+        wavelength=None,
+        virtual_rv=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.autocast_dtype = autocast_dtype
+        self.wavelength = wavelength
+        self.virtual_rv = virtual_rv
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.steps_per_epoch = steps_per_epoch
         self.use_ivar = use_ivar
         self.chunk_bytes = chunk_bytes
 
-    def micro_batch_size(self) -> int:
-        """Spectra per micro-batch, from the module's largest activation."""
-        return max(1, self.chunk_bytes // bare_module(self.module_).activation_bytes())
+    def micro_batch_size(self, training: bool = False) -> int:
+        """Spectra per micro-batch, from the module's largest activation.
 
-    def _micro_batches(self, batch):
+        A training micro-batch of pairs holds two views of each spectrum.
+        """
+        views = 2 if training and self.virtual_rv is not None else 1
+        return max(1, self.chunk_bytes // (views * bare_module(self.module_).activation_bytes()))
+
+    def _micro_batches(self, batch, training=False):
         Xi, yi = unpack_data(batch)
-        size = self.micro_batch_size()
+        size = self.micro_batch_size(training)
         for start in range(0, len(Xi), size):
             rows = slice(start, start + size)
             yield Xi[rows], (yi[rows] if self.use_ivar else yi), len(Xi)
@@ -105,17 +118,42 @@ class VAENet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._train_mode(True)
         total, preds = 0.0, []
-        parts = list(self._micro_batches(batch))
+        parts = list(self._micro_batches(batch, training=True))
         for i, (x, y, n) in enumerate(parts):
             with self._autocast():
-                y_pred = self.infer(x, **fit_params)
+                if self.virtual_rv is None:
+                    y_pred = self.infer(x, **fit_params)
+                    loss = self.get_loss(y_pred, y, X=x, training=True)
+                else:
+                    loss, y_pred = self._pair_loss(x, y)
                 # Weighting each micro-batch's mean by its share makes the
                 # accumulated gradient that of the whole batch's mean.
-                loss = self.get_loss(y_pred, y, X=x, training=True) * (len(x) / n)
+                loss = loss * (len(x) / n)
             self._backward(loss, last=i == len(parts) - 1)
             total = total + loss.detach()
             preds.append(tuple(t.detach() for t in y_pred))
         return {"loss": total, "y_pred": _concat(preds)}
+
+    def _pair_loss(self, x, y):
+        """Objective of spectra trained as pairs with virtual Doppler-shifted copies."""
+        low, high = self.virtual_rv
+        # Drawn from torch's global generator on the CPU, which the run seeds
+        # and the checkpoint saves: resumed runs draw the same velocities.
+        velocity = torch.empty(len(x), dtype=torch.float64).uniform_(low, high).to(x.device)
+        objective, y_pred = pair_objective(
+            self.module_,
+            self.criterion_,
+            x,
+            velocity,
+            self._log_wavelength(x.device),
+            velocity_scale=velocity_scale(self.virtual_rv),
+            weight=self.current_kl_weight(),
+            ivar=y if self.use_ivar else None,
+        )
+        return objective.mean(), y_pred
+
+    def _log_wavelength(self, device) -> torch.Tensor:
+        return torch.from_numpy(np.log(np.asarray(self.wavelength, dtype=np.float64))).to(device)
 
     def _autocast(self):
         """Mixed precision for the forward pass when asked for; weights stay float32."""
@@ -287,6 +325,9 @@ def net_settings(plan: TrainingPlan, device: str, accelerator=None) -> dict:
         "iterator_train__shuffle": sampler is None,
         "verbose": int(verbose >= 2),
         "callbacks": _callbacks(plan),
+        # Structure, which a warm start cannot change, but the pair step reads.
+        "wavelength": params["wavelength"],
+        "virtual_rv": params["virtual_rv"],
         "callbacks__print_log__sink": sink,
     }
     if accelerator is not None:
@@ -311,6 +352,12 @@ def build_net(plan: TrainingPlan, device: str, accelerator=None) -> VAENet:
     weight = structure.pixel_mask
     mean = mean_spectrum(plan.source, plan.train_rows)
     net_class = VAENet if accelerator is None else AcceleratedVAENet
+    velocity = {}
+    if structure.velocity_latent:
+        velocity = {
+            "module__log_wavelength": torch.from_numpy(np.log(structure.wavelength)),
+            "module__velocity_scale": velocity_scale(structure.virtual_rv),
+        }
     net = net_class(
         module=ConvVAE,
         module__n_features=structure.n_features,
@@ -319,6 +366,7 @@ def build_net(plan: TrainingPlan, device: str, accelerator=None) -> VAENet:
         module__pixel_mask=torch.from_numpy(weight) if np.any(weight == 0) else None,
         module__offset=torch.from_numpy(mean),
         module__scale=rms_deviation(plan.source, plan.train_rows, mean, weight),
+        **velocity,
         criterion=BetaVAELoss,
         criterion__reconstruction=structure.loss,
         criterion__pixel_weight=torch.from_numpy(weight),

@@ -15,6 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from types import MappingProxyType
 from typing import Any
 
@@ -25,7 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 from skorch.callbacks import Callback
 
-from .._nn import SEDAGHAT2021_N_FEATURES, ConvSpec, auto_spec, sedaghat2021_spec
+from .._nn import C_KMS, SEDAGHAT2021_N_FEATURES, ConvSpec, auto_spec, sedaghat2021_spec
 from ..io._arrays import RowSource
 from ._data import SpectraDataset
 
@@ -85,6 +86,39 @@ def _kl_warmup(value, n_features: int) -> tuple[float, float]:
     if not 0 <= start <= end or not np.isfinite(end):
         raise ValueError(f"kl_warmup must satisfy 0 <= start <= end < inf; got {value!r}.")
     return start, end
+
+
+def _wavelength(value, n_features: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    wavelength = check_array(value, ensure_2d=False, dtype=np.float64, input_name="wavelength")
+    if wavelength.ndim != 1 or wavelength.shape[0] != n_features:
+        raise ValueError(
+            f"wavelength has shape {wavelength.shape} but X has {n_features} pixels; it needs "
+            f"one wavelength per pixel, shape ({n_features},)."
+        )
+    if not (wavelength[0] > 0 and np.all(np.diff(wavelength) > 0)):
+        raise ValueError("wavelength must be positive and strictly increasing.")
+    return wavelength
+
+
+def _virtual_rv(value, n_features: int) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, Real):
+        value = (-float(value), float(value))
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"virtual_rv must be a velocity v (km/s, for the range -v..v) or a pair "
+            f"(low, high); got {value!r}."
+        ) from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"virtual_rv must satisfy low < high, both finite; got {value!r}.")
+    if max(abs(low), abs(high)) >= C_KMS:
+        raise ValueError(f"virtual_rv must stay below the speed of light; got {value!r}.")
+    return low, high
 
 
 _AUTOCAST = {"no": None, "bf16": torch.bfloat16}
@@ -172,6 +206,8 @@ PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "lr": Parameter("net", _as(float)),
         "batch_size": Parameter("net", _as(int)),
         "mixed_precision": Parameter("net", _autocast_dtype, net_name="autocast_dtype"),
+        "wavelength": Parameter("structure", _wavelength),
+        "virtual_rv": Parameter("structure", _virtual_rv),
         "device": Parameter("run", _device),
         "max_epochs": Parameter("run", _as(int)),
         "validation_fraction": Parameter("run"),
@@ -198,13 +234,21 @@ class Structure:
     loss: str
     pixel_mask: np.ndarray
     distributed: bool
+    wavelength: np.ndarray | None
+    virtual_rv: tuple[float, float] | None
+
+    @property
+    def velocity_latent(self) -> bool:
+        """Whether latent 0 is a velocity that the decoder renders as a Doppler shift."""
+        return self.virtual_rv is not None
 
     def differences(self, other: Structure) -> list[str]:
         """Names of the fields that differ from ``other``."""
         names = []
         for name in self.__dataclass_fields__:
             mine, theirs = getattr(self, name), getattr(other, name)
-            same = np.array_equal(mine, theirs) if isinstance(mine, np.ndarray) else mine == theirs
+            arrays = isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray)
+            same = np.array_equal(mine, theirs) if arrays else mine == theirs
             if not same:
                 names.append(name)
         return names
@@ -290,7 +334,10 @@ class TrainingPlan:
             "loss": self.params["loss"],
             "batch_size": int(self.params["batch_size"]),
             "validation_split": self.validation_key,
+            "virtual_rv": self.params["virtual_rv"],
         }
+        if self.params["wavelength"] is not None:
+            fingerprint["wavelength_sha1"] = hashlib.sha1(self.params["wavelength"]).hexdigest()
         if self.train_weight is not None:
             fingerprint["sample_weight_sha1"] = hashlib.sha1(self.train_weight).hexdigest()
         return fingerprint
@@ -324,6 +371,11 @@ def make_plan(params: Mapping, source: RowSource, *, ivar=None, sample_weight=No
             f"n_samples={n_samples}: SpectralAutoencoder needs at least 2 spectra to learn from."
         )
     checked = {name: row.check(params[name], n_features) for name, row in PARAMETERS.items()}
+    if checked["virtual_rv"] is not None and checked["wavelength"] is None:
+        raise ValueError(
+            "virtual_rv needs the wavelength of every pixel to shift spectra by: "
+            "pass wavelength=... (any increasing grid, e.g. the one from the reader)."
+        )
     rng = check_random_state(params["random_state"])
     seed = int(rng.randint(np.iinfo(np.int32).max))
     train_rows, valid_rows = _split(params["validation_fraction"], n_samples, rng)
