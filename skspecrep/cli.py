@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
@@ -33,9 +35,12 @@ from .exceptions import (
     CheckpointError,
     NonFiniteRowError,
     NonPositiveMedianError,
+    PosteriorCollapseWarning,
     SpectrumReadError,
     TrainingInterruptedWarning,
+    TrainingNotConvergedWarning,
 )
+from .inspection import seed_stability
 from .io import read_spectra
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
@@ -68,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
             "latent tracks each factor, and write the HTML report."
         ),
     )
-    demo.add_argument("--n-spectra", type=int, default=3000, help="training spectra (default 3000)")
+    demo.add_argument("--n-spectra", type=int, default=2000, help="training spectra (default 2000)")
     demo.add_argument(
         "--n-pixels", type=int, default=2048, help="pixels per spectrum (default 2048)"
     )
     demo.add_argument("--snr", type=float, default=100.0, help="signal-to-noise (default 100)")
-    _model_options(demo, n_components=8, epochs=40, lr=2e-3)
+    _model_options(demo, n_components=8, epochs=25, lr=2e-3, virtual_rv=60.0, seeds=2)
     demo.add_argument(
         "--output",
         type=Path,
@@ -162,7 +167,7 @@ def _spectra_arguments(parser):
     )
 
 
-def _model_options(parser, *, n_components, epochs, lr):
+def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1):
     parser.add_argument(
         "--n-components",
         type=int,
@@ -176,6 +181,22 @@ def _model_options(parser, *, n_components, epochs, lr):
     parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr:g})")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    parser.add_argument(
+        "--virtual-rv",
+        type=float,
+        default=virtual_rv,
+        metavar="KMS",
+        help="train on Doppler pairs: each spectrum with a copy shifted by a virtual radial "
+        "velocity drawn from -KMS..KMS, so that latent z0 holds radial velocity; needs the "
+        f"wavelengths; 0 trains on single spectra (default {virtual_rv:g})",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=seeds,
+        help="train this many models differing only in their seed (--random-state, +1, ...) "
+        f"and report which latents they all find; 1: no stability check (default {seeds})",
+    )
 
 
 def _common_options(parser):
@@ -369,7 +390,7 @@ def load_labels(path: Path, ids: np.ndarray, id_column: str | None) -> pd.DataFr
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    _check_positive(args, "n_spectra", "n_pixels", "n_components", "epochs", "batch_size")
+    _check_positive(args, "n_spectra", "n_pixels", "n_components", "epochs", "batch_size", "seeds")
     n_test = max(200, args.n_spectra // 5)
     print(
         f"Generating {args.n_spectra} + {n_test} synthetic spectra of {args.n_pixels} pixels "
@@ -387,13 +408,25 @@ def run_demo(args: argparse.Namespace) -> int:
         f"  {wavelength[0]:.1f}-{wavelength[-1]:.1f} A; factors drawn independently: "
         + ", ".join(FACTORS)
     )
-    ae = _autoencoder(args, validation_fraction=0.1)
+    ae = _autoencoder(args, wavelength, validation_fraction=0.1)
     start = time.perf_counter()
-    ae.fit(X_train)
+    _fit(ae, X_train)
     print(
         f"\nTrained {ae.n_iter_} epochs in {time.perf_counter() - start:.0f} s "
         f"(best validation epoch {ae.best_epoch_})."
     )
+    _say_warnings(ae)
+    if ae.velocity_latent_ is not None:
+        rv = y_test["radial_velocity"].to_numpy()
+        z = ae.transform(X_test)[:, ae.velocity_latent_] * ae.velocity_scale_
+        rho = abs(spearmanr(z, rv)[0])
+        slope, offset = np.polyfit(rv, z, 1)
+        print(
+            f"Velocity latent z{ae.velocity_latent_} on held-out spectra: |Spearman rho| "
+            f"{rho:.3f} with the true radial velocity over {rv.min():.0f}..{rv.max():.0f} km/s; "
+            f"z{ae.velocity_latent_} x {ae.velocity_scale_:g} = {slope:.3f} RV {offset:+.1f} km/s."
+        )
+    stability = _stability(ae, X_train, y_train, args)
 
     Z = ae.transform(X_test)
     recon = ae.inverse_transform(Z)
@@ -420,6 +453,7 @@ def run_demo(args: argparse.Namespace) -> int:
         wavelength,
         args,
         title="skspecrep demo: synthetic spectra",
+        stability=stability,
     )
     scorer = results["scorer"]
     names = [f"z{j}" for j in range(k)]
@@ -431,7 +465,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
-    _check_positive(args, "n_components", "epochs", "batch_size")
+    _check_positive(args, "n_components", "epochs", "batch_size", "seeds")
     if not 0 <= args.validation_fraction < 1:
         raise InputError(
             f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
@@ -455,6 +489,7 @@ def run_fit(args: argparse.Namespace) -> int:
     X_model = prepare_spectra(X, pre, ids, staging, fit=True)
     ae = _autoencoder(
         args,
+        wavelength,
         validation_fraction=args.validation_fraction or None,
         checkpoint=checkpoint,
         device=args.device,
@@ -462,10 +497,7 @@ def run_fit(args: argparse.Namespace) -> int:
     print(f"Training on {X.shape[0]} spectra of {X.shape[1]} pixels ...")
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            # Said below, in the command's own words.
-            warnings.simplefilter("ignore", TrainingInterruptedWarning)
-            ae.fit(X_model)
+        _fit(ae, X_model)
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
     except NonFiniteRowError as exc:
@@ -482,12 +514,17 @@ def run_fit(args: argparse.Namespace) -> int:
         f"Trained {ae.n_iter_} epochs, {why} ({time.perf_counter() - start:.0f} s in this "
         f"run; weights of epoch {ae.best_epoch_} kept)."
     )
+    _say_warnings(ae)
     model = Pipeline([*steps, ("autoencoder", ae)])
     with open(out / "model.pkl", "wb") as f:
         pickle.dump(model, f)
     print(f"Model: {out / 'model.pkl'}")
     codes = _write_codes(ae, X_model, ids, out)
-    _analyse(ae, X_model, codes, labels, wavelength, args, title=f"skspecrep fit: {args.spectra}")
+    stability = _stability(ae, X_model, labels, args)
+    _analyse(
+        ae, X_model, codes, labels, wavelength, args,
+        title=f"skspecrep fit: {args.spectra}", stability=stability,
+    )  # fmt: skip
     return 0
 
 
@@ -556,17 +593,73 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
-def _autoencoder(args, **extra) -> SpectralAutoencoder:
+def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
+    if args.virtual_rv and wavelength is None:
+        raise InputError(
+            "--virtual-rv shifts spectra on their wavelength grid: give the wavelengths "
+            "(--wavelength for .npy spectra)."
+        )
     return SpectralAutoencoder(
         n_components=args.n_components,
         max_epochs=args.epochs,
         beta=args.beta,
         lr=args.lr,
         batch_size=args.batch_size,
+        wavelength=wavelength if args.virtual_rv else None,
+        virtual_rv=args.virtual_rv or None,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
         **extra,
     )
+
+
+def _fit(ae, X) -> SpectralAutoencoder:
+    """Fit, with fit's warnings said once, in the command's words, by :func:`_say_warnings`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        warnings.simplefilter("ignore", PosteriorCollapseWarning)
+        warnings.simplefilter("ignore", TrainingNotConvergedWarning)
+        return ae.fit(X)
+
+
+def _say_warnings(ae) -> None:
+    for problem in ae.fit_warnings_:
+        print(f"\nWarning: {problem}", file=sys.stderr)
+
+
+def _stability(ae, X, labels, args):
+    """The first model and ``--seeds - 1`` more trained alike from the next seeds, compared."""
+    if args.seeds < 2:
+        return None
+    models = [ae]
+    for k in range(1, args.seeds):
+        print(f"\nTraining seed {args.random_state + k} ({k + 1} of {args.seeds}) ...")
+        other = clone(ae).set_params(random_state=args.random_state + k, checkpoint=None)
+        models.append(_fit(other, X))
+        _say_warnings(other)
+    result = seed_stability(models, X, labels, random_state=args.random_state)
+    print(
+        f"\nStability over {args.seeds} seeds (reference: seed "
+        f"{args.random_state + result.reference}; UDR "
+        + ", ".join(f"{u:.2f}" for u in result.udr)
+        + "):"
+    )
+    print(
+        "  latent  reproduced  median |rho|  worst |rho|"
+        + ("  label" if labels is not None else "")
+    )
+    for row in result.latents.itertuples():
+        label = ""
+        if labels is not None and row.label is not None:
+            label = (
+                f"  {row.label} in {row.label_agreement} of {args.seeds} "
+                f"(|rho| {row.label_rho_min:.2f}-{row.label_rho_max:.2f})"
+            )
+        print(
+            f"  z{row.latent:<6} {row.n_reproduced:>3} of {args.seeds}  "
+            f"{row.median_rho:12.2f} {row.worst_rho:12.2f}{label}"
+        )
+    return result
 
 
 def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -585,7 +678,7 @@ def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
     return mean, log_var
 
 
-def _analyse(ae, X, codes, labels, wavelength, args, *, title) -> dict:
+def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -> dict:
     """Select, score, print the summary and write the report.
 
     ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again.
@@ -623,6 +716,7 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title) -> dict:
             wavelength=wavelength,
             selector=selector,
             scorer=scorer,
+            stability=stability,
             title=title,
             random_state=args.random_state,
         )

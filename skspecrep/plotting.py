@@ -21,6 +21,7 @@ __all__ = [
     "plot_mi_heatmap",
     "plot_pairwise_mi",
     "plot_reconstructions",
+    "plot_seed_stability",
     "plot_training_history",
 ]
 
@@ -509,3 +510,69 @@ def plot_latent_traversal(traversal, *, wavelength=None, axes=None):
         )
     axes[-1].set_xlabel(xlabel)
     return axes
+
+
+def plot_seed_stability(result, *, ax=None):
+    """How closely each seed reproduces each active latent of the reference model.
+
+    A heat map of |Spearman rho| between each active latent of the reference
+    model (columns) and its matched latent in each model (rows), annotated,
+    with the label each match tracks when the result has labels.
+
+    Parameters
+    ----------
+    result : Bunch
+        What :func:`~skspecrep.inspection.seed_stability` returned.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure if None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes drawn on.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from skspecrep.inspection import seed_stability
+    >>> from skspecrep.plotting import plot_seed_stability
+    >>> X = np.random.RandomState(0).normal(size=(200, 10)) * np.arange(1, 11)
+    >>> result = seed_stability(PCA(3, svd_solver="randomized"), X, n_seeds=3, random_state=0)
+    >>> plot_seed_stability(result).get_title()
+    'latents of model 0 reproduced by each seed (|Spearman rho| of the match)'
+    """
+    rho = np.asarray(result.match_rho)
+    latents = np.asarray(result.latents["latent"])
+    if ax is None:
+        n_models, n_latents = rho.shape
+        _, ax = _pyplot().subplots(
+            figsize=(1.2 + 0.75 * max(n_latents, 2), 1.0 + 0.45 * n_models), layout="constrained"
+        )
+    image = ax.imshow(rho, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    tracks = result.label_tracks
+    for m in range(rho.shape[0]):
+        for k, latent in enumerate(latents):
+            text = f"{rho[m, k]:.2f}"
+            if tracks is not None:
+                row = tracks[(tracks["model"] == m) & (tracks["latent"] == latent)]
+                if len(row) and row["label"].iloc[0] is not None:
+                    text += f"\n{row['label'].iloc[0]}"
+            ax.text(k, m, text, ha="center", va="center", fontsize="x-small",
+                    color="white" if rho[m, k] < 0.6 else "black")  # fmt: skip
+    ax.set_xticks(range(len(latents)), [f"z{j}" for j in latents])
+    ax.set_yticks(
+        range(rho.shape[0]),
+        [f"{m}{' (ref.)' if m == result.reference else ''}" for m in range(rho.shape[0])],
+    )
+    ax.set_xlabel("active latent of the reference model")
+    ax.set_ylabel("model (seed)")
+    ax.set_title(
+        f"latents of model {result.reference} reproduced by each seed "
+        "(|Spearman rho| of the match)",
+        fontsize="medium",
+    )
+    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    return ax

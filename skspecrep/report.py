@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from . import plotting
 from ._correlation import LatentCorrelationScorer, _label_table
 from ._selection import InformativeDimensionSelector
-from .inspection import latent_traversal
+from .inspection import REPRODUCED_RHO, latent_traversal
 from .io._arrays import is_on_disk
 
 __all__ = ["write_report"]
@@ -28,6 +28,7 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 table { border-collapse: collapse; font-size: .9em; margin: 1em 0; }
 th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f4f4f4; } img { max-width: 100%; } .note { color: #555; }
+.warning { background: #fff3cd; border: 1px solid #e0b000; padding: .5em .8em; }
 """
 
 
@@ -41,6 +42,7 @@ def write_report(
     wavelength=None,
     selector: InformativeDimensionSelector | None = None,
     scorer: LatentCorrelationScorer | None = None,
+    stability: Bunch | None = None,
     title: str = "skspecrep run",
     n_examples: int = 3,
     random_state=None,
@@ -98,6 +100,10 @@ def write_report(
     scorer : LatentCorrelationScorer, default=None
         A scorer fitted on these codes and labels; None fits one when ``y``
         is given.
+    stability : Bunch, default=None
+        What :func:`~skspecrep.inspection.seed_stability` returned for models
+        like this one: adds the section "Stability across seeds" (which
+        latents other seeds reproduce, and the label each tracks).
     title : str, default="skspecrep run"
         Heading of the page.
     n_examples : int, default=3
@@ -251,6 +257,20 @@ def write_report(
                 scorer.report().to_html(index=False, float_format="{:.3f}".format),
             )
         )
+    if stability is not None:
+        images["stability"] = save("stability", plotting.plot_seed_stability(stability).figure)
+        udr = ", ".join(f"{u:.2f}" for u in stability.udr)
+        sections.append(
+            (
+                "Stability across seeds",
+                f"{len(stability.estimators)} models differing only in their random seed. "
+                f"Each active latent of model {stability.reference} (the most one-to-one with "
+                f"the others, UDR {udr}) matched to a latent of every other model; reproduced "
+                f"where the match has |Spearman rho| >= {REPRODUCED_RHO}.",
+                "stability",
+                stability.latents.to_html(index=False, float_format="{:.3f}".format),
+            )
+        )
     axes = plotting.plot_latent_traversal(traversal, wavelength=wavelength)
     images["traversal"] = save("traversal", axes[0].figure)
     sections.append(
@@ -264,6 +284,13 @@ def write_report(
     )
 
     results = _results(estimator, X, selector, scorer, is_autoencoder, names)
+    if stability is not None:
+        results["stability"] = {
+            "n_models": len(stability.estimators),
+            "reference": int(stability.reference),
+            "udr": [float(u) for u in stability.udr],
+            "latents": json.loads(stability.latents.to_json(orient="records")),
+        }
     paths = Bunch(
         html=out / "report.html",
         summary=out / "summary.json",
@@ -321,6 +348,10 @@ def _results(estimator, X, selector, scorer, is_autoencoder, names) -> dict:
         results["n_epochs"] = int(estimator.n_iter_)
         results["best_epoch"] = int(estimator.best_epoch_)
         results["final_train_loss"] = float(estimator.history_[-1, "train_loss"])
+        results["warnings"] = [str(w) for w in getattr(estimator, "fit_warnings_", [])]
+        if getattr(estimator, "velocity_latent_", None) is not None:
+            results["velocity_latent"] = f"z{estimator.velocity_latent_}"
+            results["velocity_scale_kms"] = float(estimator.velocity_scale_)
     if scorer is not None:
         latent_names = (
             list(scorer.feature_names_in_) if hasattr(scorer, "feature_names_in_") else names
@@ -364,6 +395,8 @@ def _page(title, results, sections, images) -> str:
         "<table><tr>" + "".join(f"<th>{e(k)}</th>" for k, _ in facts) + "</tr><tr>",
         "".join(f"<td>{v}</td>" for _, v in facts) + "</tr></table>",
     ]
+    for message in results.get("warnings", []):
+        parts.append(f"<p class='warning'><b>Warning:</b> {e(message)}</p>")
     for heading, text, figs, table in sections:
         parts.append(f"<h2>{e(heading)}</h2><p class='note'>{e(text)}</p>{table}")
         for name in [figs] if isinstance(figs, str) else figs:

@@ -56,7 +56,7 @@ def run(capsys, *argv):
 def test_demo_prints_a_real_summary_and_writes_the_report(capsys, tmp_path):
     code, out, _ = run(
         capsys, "demo", "--n-spectra", "300", "--n-pixels", "256", "--epochs", "3",
-        "--quiet", "--output", tmp_path,
+        "--virtual-rv", "0", "--seeds", "1", "--quiet", "--output", tmp_path,
     )  # fmt: skip
     assert code == 0
     assert "Trained 3 epochs" in out
@@ -71,6 +71,27 @@ def test_demo_prints_a_real_summary_and_writes_the_report(capsys, tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_spectra"] == 300 and summary["n_components"] == 8
     assert set(summary["labels"]) == {"teff", "logg", "metallicity", "radial_velocity", "vsini"}
+
+
+def test_demo_with_doppler_pairs_and_seeds_shows_the_velocity_latent_and_stability(
+    capsys, tmp_path
+):
+    code, out, err = run(
+        capsys, "demo", "--n-spectra", "200", "--n-pixels", "128", "--epochs", "2",
+        "--n-components", "3", "--virtual-rv", "60", "--seeds", "2", "--quiet",
+        "--output", tmp_path,
+    )  # fmt: skip
+    assert code == 0
+    assert "Velocity latent z0 on held-out spectra: |Spearman rho|" in out
+    assert "Training seed 1 (2 of 2)" in out
+    assert "Stability over 2 seeds" in out and "reproduced" in out
+    # Two epochs end inside the KL warm-up: said once, in the command's words.
+    assert err.count("Warning: Training stopped after 2 epochs") == 2
+    assert "TrainingNotConvergedWarning" not in err
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["velocity_latent"] == "z0" and summary["velocity_scale_kms"] == 60.0
+    assert summary["stability"]["n_models"] == 2
+    assert "Stability across seeds" in (tmp_path / "report.html").read_text()
 
 
 def test_nonsense_sizes_fail_with_a_message(capsys):
@@ -270,6 +291,9 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
         (["fit", "{d}/bad.npy", "--output", "{t}"], "not a readable .npy"),
         (["fit", "{d}/nan.npy", "--output", "{t}"], "Spectrum 7 has NaN or infinite pixels"),
         (["fit", "{d}/X.npy", "--output", "{d}/X.npy"], "exists and is not a folder"),
+        (["fit", "{d}/X.npy", "--virtual-rv", "50", "--output", "{t}"],
+         "--virtual-rv shifts spectra on their wavelength grid"),
+        (["fit", "{d}/X.npy", "--seeds", "0", "--output", "{t}"], "--seeds must be at least 1"),
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"], "not a model"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
     ],
@@ -385,7 +409,12 @@ def test_spectra_that_cannot_be_prepared_are_named(capsys, tmp_path, fits_folder
 
 EXAMPLES = sorted(pathlib.Path(__file__).parents[1].joinpath("examples").glob("plot_*.py"))
 # Over 10 s on two cores; the rest take a few seconds each.
-SLOW_EXAMPLES = {"plot_quickstart.py", "plot_grid_search.py", "plot_mutual_info.py"}
+SLOW_EXAMPLES = {
+    "plot_quickstart.py",
+    "plot_grid_search.py",
+    "plot_mutual_info.py",
+    "plot_latent_stability.py",
+}
 
 
 @pytest.mark.parametrize(
@@ -411,4 +440,4 @@ def test_gallery_example_runs(monkeypatch, path):
 
 
 def test_every_example_is_tested():
-    assert len(EXAMPLES) == 6
+    assert len(EXAMPLES) == 7

@@ -1,15 +1,19 @@
 """latent_traversal: what moving one latent does to a decoded spectrum."""
 
+import copy
+
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, FastICA
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skspecrep import SpectralAutoencoder
-from skspecrep.inspection import latent_traversal
+from skspecrep.inspection import latent_traversal, seed_stability
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +112,100 @@ def test_codes_already_computed_replace_the_spectra(linear):
         np.testing.assert_array_equal(from_codes[key], from_spectra[key])
     with pytest.raises(ValueError, match="not both"):
         latent_traversal(pca, X, codes=pca.transform(X))
+
+
+# ------------------------------------------------------------- seed_stability
+
+
+@pytest.fixture(scope="module")
+def sources():
+    """Spectra mixing three independent, non-Gaussian sources: FastICA finds them from any seed."""
+    rng = np.random.RandomState(1)
+    S = np.column_stack(
+        [rng.uniform(-1, 1, 800), rng.laplace(size=800), rng.uniform(0, 1, 800) ** 3]
+    )
+    X = S @ rng.normal(size=(3, 40)) + 0.01 * rng.normal(size=(800, 40))
+    labels = pd.DataFrame(S, columns=["a", "b", "c"])
+    return X, labels
+
+
+def test_two_copies_of_one_model_reproduce_every_latent_perfectly(sources):
+    X, _ = sources
+    model = FastICA(3, random_state=0, whiten="unit-variance").fit(X)
+    result = seed_stability([model, copy.deepcopy(model)], X)
+    assert result.latents["n_reproduced"].tolist() == [2, 2, 2]
+    assert result.latents["worst_rho"].tolist() == [1.0, 1.0, 1.0]
+    np.testing.assert_array_equal(result.matches[0], result.matches[1])
+    # Independent sources: the correlation matrix of the two copies is close
+    # to the identity (its off-diagonal is what little rank correlation the
+    # recovered sources keep), so the one-to-one score is close to 1.
+    assert result.udr[0] == result.udr[1] > 0.9
+
+
+def test_models_of_unrelated_data_share_nothing():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 50))  # isotropic: any basis fits it
+    fits = [PCA(4).fit(rng.normal(size=(60, 50))) for _ in range(3)]
+    result = seed_stability(fits, X, random_state=0)
+    # Four random directions of 50-D space correlate by about 1/sqrt(50).
+    assert result.latents["n_reproduced"].tolist() == [1, 1, 1, 1]
+    assert result.match_rho[np.arange(3) != result.reference].max() < 0.5
+    assert result.udr.max() < 0.5
+
+
+def test_clones_differ_only_by_seed_and_labels_are_tracked(sources):
+    X, labels = sources
+    ica = FastICA(3, random_state=0, whiten="unit-variance")
+    result = seed_stability(ica, X, labels, n_seeds=4, random_state=0)
+    assert len(result.estimators) == 4 and len(set(result.seeds)) == 4
+    assert [m.random_state for m in result.estimators] == result.seeds.tolist()
+    assert result.latents["n_reproduced"].tolist() == [4, 4, 4]
+    assert result.latents["worst_rho"].min() > 0.99
+    # Each latent tracks one source in every seed, and the three latents
+    # track the three sources.
+    assert sorted(result.latents["label"]) == ["a", "b", "c"]
+    assert result.latents["label_agreement"].tolist() == [4, 4, 4]
+    assert result.latents["label_rho_min"].min() > 0.99
+    tracks = result.label_tracks
+    assert len(tracks) == 12 and set(tracks["model"]) == {0, 1, 2, 3}
+
+
+def test_clones_inside_a_pipeline_get_every_random_state(sources):
+    X, _ = sources
+    pipe = make_pipeline(StandardScaler(), FastICA(2, random_state=0, whiten="unit-variance"))
+    result = seed_stability(pipe, X, n_seeds=2, random_state=3)
+    assert [p[-1].random_state for p in result.estimators] == result.seeds.tolist()
+
+
+def test_autoencoder_latents_are_active_by_their_kl(spectra):
+    X, _, _ = spectra
+    ae = SpectralAutoencoder(4, beta=1e-2, max_epochs=3, random_state=0, kl_warmup=(0, 0))
+    fits = [ae.fit(X)]
+    fits.append(copy.deepcopy(fits[0]))
+    result = seed_stability(fits, X)
+    active = fits[0].component_kl_ > 0.01
+    np.testing.assert_array_equal(result.active[0], active)
+    assert result.latents["latent"].tolist() == np.flatnonzero(active).tolist()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_seeds": 1}, "n_seeds must be an integer of at least 2"),
+        ({"y": np.zeros((5, 1))}, "y has 5 rows but X has 800"),
+    ],
+)
+def test_bad_stability_arguments_are_named(sources, kwargs, message):
+    X, _ = sources
+    with pytest.raises(ValueError, match=message):
+        seed_stability(
+            FastICA(2, random_state=0, whiten="unit-variance"), X, **{"n_seeds": 2, **kwargs}
+        )
+
+
+def test_stability_needs_models_that_differ_by_seed(sources):
+    X, _ = sources
+    with pytest.raises(ValueError, match="no random_state parameter"):
+        seed_stability(StandardScaler(), X, n_seeds=2)
+    with pytest.raises(ValueError, match="at least 2 models"):
+        seed_stability([PCA(2).fit(X)], X)

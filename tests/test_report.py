@@ -10,6 +10,7 @@ from sklearn.decomposition import PCA
 
 from skspecrep import InformativeDimensionSelector, LatentCorrelationScorer, SpectralAutoencoder
 from skspecrep.datasets import make_stellar_spectra
+from skspecrep.inspection import seed_stability
 from skspecrep.report import write_report
 
 matplotlib.use("Agg")
@@ -141,3 +142,29 @@ def test_codes_that_do_not_match_the_spectra_are_refused(tmp_path, data, autoenc
         write_report(tmp_path, autoencoder, X, codes=mean[:-1])
     with pytest.raises(ValueError, match="log-variances"):
         write_report(tmp_path, autoencoder, X, codes=(mean, log_var[:, :2]))
+
+
+def test_fit_warnings_head_the_report(tmp_path, data):
+    X, _, _ = data
+    ae = SpectralAutoencoder(2, beta=10.0, kl_warmup=(0, 0), max_epochs=2, random_state=0)
+    with pytest.warns(UserWarning):
+        ae.fit(X)
+    report = write_report(tmp_path, ae, X)
+    assert report.results["warnings"] == [str(w) for w in ae.fit_warnings_]
+    assert any("Every latent collapsed" in w for w in report.results["warnings"])
+    page = report.html.read_text()
+    assert page.count("class='warning'") == len(ae.fit_warnings_)
+    assert page.index("Every latent collapsed") < page.index("<h2>")
+
+
+def test_stability_across_seeds_has_its_section(tmp_path, data):
+    X, labels, _ = data
+    fits = [PCA(3, svd_solver="randomized", random_state=s).fit(X) for s in range(3)]
+    stability = seed_stability(fits, X, labels, random_state=0)
+    report = write_report(tmp_path, fits[0], X, labels, stability=stability)
+    assert "stability" in report.figures
+    assert "Stability across seeds" in report.html.read_text()
+    saved = json.loads(report.summary.read_text())["stability"]
+    assert saved["n_models"] == 3 and len(saved["udr"]) == 3
+    assert [row["latent"] for row in saved["latents"]] == stability.latents["latent"].tolist()
+    assert {row["label"] for row in saved["latents"]} <= set(LABELS)
