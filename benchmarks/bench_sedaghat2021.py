@@ -320,5 +320,6 @@ def main():
             f"  outside the epoch {whole - epoch:5.2f} (data statistics, set-up, KL pass)"
         )
 
+
 if __name__ == "__main__":
     main()
