@@ -252,7 +252,8 @@ class PosteriorCollapseWarning(UserWarning):
     >>> import numpy as np
     >>> from skspecrep import SpectralAutoencoder
     >>> from skspecrep.exceptions import PosteriorCollapseWarning
-    >>> X = np.random.RandomState(0).normal(1.0, 0.01, size=(40, 32))
+    >>> depth = np.random.RandomState(0).uniform(0.2, 0.8, size=(96, 1))
+    >>> X = 1 - depth * np.exp(-0.5 * (np.linspace(-1, 1, 64) / 0.08) ** 2)
     >>> ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
@@ -274,7 +275,7 @@ class TrainingNotConvergedWarning(_sklearn.ConvergenceWarning):
 
     Examples
     --------
-    >>> from sklearn import exceptions as _sklearn
+    >>> from sklearn.exceptions import ConvergenceWarning
     >>> from skspecrep.exceptions import TrainingNotConvergedWarning
     >>> issubclass(TrainingNotConvergedWarning, ConvergenceWarning)
     True

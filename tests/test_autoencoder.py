@@ -18,6 +18,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
+from skspecrep.exceptions import ChunkedStorageWarning
 
 FAST = dict(max_epochs=3, batch_size=32, random_state=0)
 # The fitted estimator is shared on purpose: hypothesis examples only read it.
@@ -530,7 +531,7 @@ def test_hdf5_compressed_in_chunks_of_many_rows_warns_that_training_reads_them_a
         with pytest.warns(UserWarning, match=r"chunks of 100 rows.*chunks=\(8, 256\)"):
             SpectralAutoencoder(**kw).fit(f["wide"])
         with warnings.catch_warnings():
-            warnings.simplefilter("error")
+            warnings.simplefilter("error", ChunkedStorageWarning)
             SpectralAutoencoder(**kw).fit(f["narrow"])  # a few rows per chunk
             SpectralAutoencoder(**kw).fit(f["plain"])  # uncompressed: rows read alone
 
