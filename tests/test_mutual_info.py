@@ -103,7 +103,9 @@ def test_coarse_binnings_move_values_between_unequal_edges():
 
 @settings(max_examples=50, deadline=None)
 @given(
-    x=arrays(np.float64, st.integers(2, 60), elements=st.floats(-1e6, 1e6)),
+    # Subnormal spreads are left out: numpy's histogram itself, the
+    # reference, cannot place two bins in a range of 5e-324.
+    x=arrays(np.float64, st.integers(2, 60), elements=st.floats(-1e6, 1e6, allow_subnormal=False)),
     n_bins=st.integers(2, 50),
 )
 def test_bin_codes_match_numpy_histogram(x, n_bins):
