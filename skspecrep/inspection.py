@@ -213,19 +213,19 @@ def seed_stability(
 
     - **Active latents**: those with ``component_kl_`` above 0.01 nats (all
       latents of a model without ``component_kl_``, such as PCA).
-    - **Correlation**: |Spearman rho| between every active latent of one
+    - **Correlation**: absolute Spearman correlation ``|rho|`` between every active latent of one
       model and every active latent of another, on the shared sample.
     - **UDR** (Duan et al. 2020): for a pair of models, how one-to-one their
-      correlation matrix is: for each latent, its largest |rho| squared over
-      the sum of its |rho|, averaged over both models' latents. 1 when
+      correlation matrix is: for each latent, its largest ``|rho|`` squared over
+      the sum of its ``|rho|``, averaged over both models' latents. 1 when
       each latent has exactly one partner. A model's score is the median
       over its partners, and ranks models without labels.
     - **Matching**: the reference model is the one of highest UDR; each of
       its active latents is matched to a latent of every other model by the
-      Hungarian assignment on |rho|, and counts as reproduced there when the
-      match has |rho| of at least 0.9.
+      Hungarian assignment on ``|rho|``, and counts as reproduced there when the
+      match has ``|rho|`` of at least 0.9.
     - **Labels** (when ``y`` is given): for the reference latent and each of
-      its matches, the label it tracks most (largest |Spearman rho|), so
+      its matches, the label it tracks most (largest ``|rho|``), so
       that a latent found in every seed but tracking Teff in one and logg
       in another shows as such.
 
@@ -265,7 +265,7 @@ def seed_stability(
         - ``matches``: ndarray of shape (n_models, n_reference_active), the
           latent matched to each active reference latent in each model
           (-1 where the model has fewer active latents);
-        - ``match_rho``: ndarray of the same shape, the matches' |rho|
+        - ``match_rho``: ndarray of the same shape, the matches' ``|rho|``
           (1 for the reference itself, 0 where unmatched);
         - ``latents``: DataFrame, one row per active latent of the
           reference model: ``latent``, ``kl``, ``n_reproduced`` (models,
@@ -274,7 +274,7 @@ def seed_stability(
           ``y`` also ``label`` (the label the matched latents track most
           often), ``label_agreement`` (models in which the match tracks
           it), ``label_rho_median``, ``label_rho_min`` and
-          ``label_rho_max`` (|rho| with that label over the models);
+          ``label_rho_max`` (``|rho|`` with that label over the models);
         - ``label_tracks``: with ``y``, DataFrame with one row per
           reference latent and model: ``latent``, ``model``, ``matched``,
           ``match_rho``, ``label``, ``label_rho``; None without labels.

@@ -515,7 +515,7 @@ def plot_latent_traversal(traversal, *, wavelength=None, axes=None):
 def plot_seed_stability(result, *, ax=None):
     """How closely each seed reproduces each active latent of the reference model.
 
-    A heat map of |Spearman rho| between each active latent of the reference
+    A heat map of the absolute Spearman correlation between each active latent of the reference
     model (columns) and its matched latent in each model (rows), annotated,
     with the label each match tracks when the result has labels.
 
