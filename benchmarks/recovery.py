@@ -382,11 +382,11 @@ def supervised_ceiling(X_train, y_train, X_test, y_test, random_state):
 
 def measure(ae, X_test, y_test) -> dict:
     """Every number of one fitted model on the held-out spectra."""
-    Z = ae.transform(X_test)
+    Z, log_var = ae.encode(X_test)  # one pass: the codes and the KL criterion
     nmi, mig = normalised_mi(Z, y_test)
     rv = y_test["radial_velocity"].to_numpy()
     rho = np.array([abs(spearmanr(Z[:, j], rv)[0]) for j in range(Z.shape[1])])
-    selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X_test)
+    selector = InformativeDimensionSelector(criterion="kl").fit(Z, log_var=log_var)
     return {
         "nmi": nmi.max(axis=0),
         "mig": mig,

@@ -60,8 +60,6 @@ class VAENet(NeuralNet):
     autocast_dtype : torch.dtype or None
         Run the training forward pass under ``torch.autocast`` in this dtype
         (bfloat16); None trains in float32.
-    wavelength : ndarray of shape (n_features,) or None
-        Wavelength of each pixel, for virtual Doppler shifts.
     virtual_rv : tuple of float or None
         Range (low, high) in km/s of the virtual radial velocities of pair
         training; None trains on single spectra.
@@ -82,13 +80,11 @@ class VAENet(NeuralNet):
         use_ivar=False,
         chunk_bytes=_CPU_CHUNK_BYTES,
         autocast_dtype=None,
-        wavelength=None,
         virtual_rv=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.autocast_dtype = autocast_dtype
-        self.wavelength = wavelength
         self.virtual_rv = virtual_rv
         self.beta = beta
         self.kl_warmup = kl_warmup
@@ -140,20 +136,19 @@ class VAENet(NeuralNet):
         # Drawn from torch's global generator on the CPU, which the run seeds
         # and the checkpoint saves: resumed runs draw the same velocities.
         velocity = torch.empty(len(x), dtype=torch.float64).uniform_(low, high).to(x.device)
+        # The module's velocity latent holds the grid and the velocity scale.
+        module = bare_module(self.module_)
         objective, y_pred = pair_objective(
             self.module_,
             self.criterion_,
             x,
             velocity,
-            self._log_wavelength(x.device),
-            velocity_scale=velocity_scale(self.virtual_rv),
+            module.log_wavelength,
+            velocity_scale=module.velocity_scale,
             weight=self.current_kl_weight(),
             ivar=y if self.use_ivar else None,
         )
         return objective.mean(), y_pred
-
-    def _log_wavelength(self, device) -> torch.Tensor:
-        return torch.from_numpy(np.log(np.asarray(self.wavelength, dtype=np.float64))).to(device)
 
     def _autocast(self):
         """Mixed precision for the forward pass when asked for; weights stay float32."""
@@ -326,7 +321,6 @@ def net_settings(plan: TrainingPlan, device: str, accelerator=None) -> dict:
         "verbose": int(verbose >= 2),
         "callbacks": _callbacks(plan),
         # Structure, which a warm start cannot change, but the pair step reads.
-        "wavelength": params["wavelength"],
         "virtual_rv": params["virtual_rv"],
         "callbacks__print_log__sink": sink,
     }
