@@ -33,6 +33,7 @@ from . import (
 from .datasets import make_stellar_spectra
 from .exceptions import (
     CheckpointError,
+    ModelFileError,
     NonFiniteRowError,
     NonPositiveMedianError,
     PosteriorCollapseWarning,
@@ -41,7 +42,7 @@ from .exceptions import (
     TrainingNotConvergedWarning,
 )
 from .inspection import seed_stability
-from .io import read_spectra
+from .io import load_model, read_spectra, save_model
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -92,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model on your spectra and write it, the codes and a report",
         description=(
             "Train a SpectralAutoencoder on spectra from FITS files or an array on disk. "
-            "The output folder receives model.pkl, codes.npy, codes.csv and the report. "
+            "The output folder receives model.skspecrep (a model file that loads without "
+            "running code), codes.npy, codes.csv and the report. "
             "The training state is saved after every epoch (checkpoint.pt): if a run is "
             "interrupted, running the same command again resumes it where it stopped."
         ),
@@ -120,7 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
             "how strongly each latent tracks each of them."
         ),
     )
-    analyze.add_argument("model", type=Path, help="model.pkl written by 'skspecrep fit'")
+    analyze.add_argument("model", type=Path, help="model.skspecrep written by 'skspecrep fit'")
+    analyze.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="also open a pickled model (.pkl, as older versions wrote): unpickling runs any "
+        "code the file holds, so only for files you made or trust",
+    )
     _spectra_arguments(analyze)
     analyze.add_argument(
         "--random-state", type=int, default=0, help="seed of the bootstrap (default 0)"
@@ -257,6 +265,8 @@ _BLOCK_BYTES = 2**26
 #: The spectra as the model sees them, in the output folder: read from FITS
 #: and/or normalised (a .npy input that needs neither is read where it lies).
 _STAGED = "spectra.npy"
+#: The model ``fit`` writes, in the output folder.
+_MODEL = "model.skspecrep"
 
 
 def prepare_spectra(X, preprocess, ids, staging: Path, *, fit: bool = False):
@@ -516,9 +526,8 @@ def run_fit(args: argparse.Namespace) -> int:
     )
     _say_warnings(ae)
     model = Pipeline([*steps, ("autoencoder", ae)])
-    with open(out / "model.pkl", "wb") as f:
-        pickle.dump(model, f)
-    print(f"Model: {out / 'model.pkl'}")
+    model_file = save_model(model, out / _MODEL)
+    print(f"Model: {model_file} (skspecrep.io.load_model reads it)")
     codes = _write_codes(ae, X_model, ids, out)
     stability = _stability(ae, X_model, labels, args)
     _analyse(
@@ -529,15 +538,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    if not args.model.is_file():
-        raise InputError(f"{args.model}: no such model file.")
-    try:
-        with open(args.model, "rb") as f:
-            model = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise InputError(f"{args.model}: not a model written by 'skspecrep fit' ({exc}).") from None
-    if not isinstance(model, Pipeline) or not isinstance(model[-1], SpectralAutoencoder):
-        raise InputError(f"{args.model}: not a model written by 'skspecrep fit'.")
+    model = _load_model(args.model, allow_pickle=args.allow_pickle)
     if args.normalize is not None:
         raise InputError(
             "--normalize is set by the model: 'analyze' applies the preprocessing it was "
@@ -571,6 +572,34 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _load_model(path: Path, *, allow_pickle: bool) -> Pipeline:
+    """The Pipeline written by ``skspecrep fit``; a pickle only when allowed."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # not a zip archive, so not a model file
+        if not allow_pickle:
+            raise InputError(
+                f"{path} is not a skspecrep model file; if it is a pickle (model.pkl of an "
+                "older version), opening it would run any code it holds: pass --allow-pickle "
+                "only for a file you made or trust."
+            )
+        try:
+            with open(path, "rb") as f:
+                model = pickle.load(f)
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+            raise InputError(f"{path}: not a model written by 'skspecrep fit' ({exc}).") from None
+    else:
+        try:
+            model = load_model(path)
+        except ModelFileError as exc:
+            raise InputError(str(exc)) from None
+    if not isinstance(model, Pipeline) or not isinstance(model[-1], SpectralAutoencoder):
+        raise InputError(f"{path}: not a model written by 'skspecrep fit'.")
+    return model
 
 
 def _non_finite(row: int, ids) -> InputError:

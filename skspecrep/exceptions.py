@@ -33,6 +33,7 @@ from sklearn import exceptions as _sklearn
 __all__ = [
     "CheckpointError",
     "ChunkedStorageWarning",
+    "ModelFileError",
     "NonFiniteLossError",
     "NonFiniteRowError",
     "NonPositiveMedianError",
@@ -71,6 +72,46 @@ class CheckpointError(ValueError):
     ...     print("n_components differ" in str(exc))
     True
     """
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded, with its path and the reason.
+
+    Raised by :func:`skspecrep.io.load_model` when the file is not a
+    skspecrep model file, was written by a newer format version than this
+    skspecrep reads, names a class that model files may not hold, or was
+    changed or damaged after it was written. Loading stops before anything
+    is built from it.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    reason : str
+        What is wrong with it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skspecrep.io import load_model
+    >>> from skspecrep.exceptions import ModelFileError
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.skspecrep")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not a model")
+    >>> try:
+    ...     load_model(path)
+    ... except ModelFileError as exc:
+    ...     print(exc.reason)
+    not a skspecrep model file (not a zip archive)
+    """
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.reason)
 
 
 class NonFiniteRowError(ValueError):

@@ -13,7 +13,7 @@ from astropy.io import fits
 from skspecrep import MedianNormalizer
 from skspecrep.cli import main
 from skspecrep.datasets import make_stellar_spectra
-from skspecrep.io import read_spectra
+from skspecrep.io import load_model, read_spectra, save_model
 
 FAST = ["--epochs", "2", "--n-components", "3", "--quiet"]
 
@@ -127,11 +127,10 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
     )  # fmt: skip
     assert code == 0, stdout
     assert "constant, not scored: snr" in stdout
-    for name in ("model.pkl", "codes.npy", "codes.csv", "checkpoint.pt", "report.html",
+    for name in ("model.skspecrep", "codes.npy", "codes.csv", "checkpoint.pt", "report.html",
                  "summary.json", "latents.csv", "mutual_information.csv"):  # fmt: skip
         assert (out / name).is_file(), name
-    with open(out / "model.pkl", "rb") as f:
-        model = pickle.load(f)
+    model = load_model(out / "model.skspecrep")
     codes = np.load(out / "codes.npy")
     np.testing.assert_allclose(codes, model.transform(X.astype(np.float32)), rtol=1e-6)
     table = pd.read_csv(out / "codes.csv")
@@ -143,7 +142,7 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
 
     again = tmp_path / "analysis"
     code, stdout, _ = run(
-        capsys, "analyze", out / "model.pkl", folder / "X.npy", "--labels",
+        capsys, "analyze", out / "model.skspecrep", folder / "X.npy", "--labels",
         folder / "labels.csv", "--output", again, "--quiet",
     )  # fmt: skip
     assert code == 0, stdout
@@ -199,7 +198,7 @@ def test_ctrl_c_during_training_exits_130_and_the_same_command_resumes(
     assert code == 130
     assert "Interrupted after 1 complete epoch(s)" in err and "again to resume" in err
     assert "Warning" not in err  # said in the command's words, not as a Python warning
-    assert not (tmp_path / "resumed" / "model.pkl").exists()
+    assert not (tmp_path / "resumed" / "model.skspecrep").exists()
     monkeypatch.setattr(SpectraDataset, "__getitems__", read)
     code, out, _ = run(capsys, "fit", *base, "--output", tmp_path / "resumed")
     assert code == 0 and "Resuming from" in out and "Trained 3 epochs, all epochs run" in out
@@ -232,8 +231,8 @@ def test_fit_and_analyze_encode_the_archive_once(capsys, tmp_path, synthetic, mo
     assert passes == ["encode"]
     passes.clear()
     code, stdout, _ = run(
-        capsys, "analyze", out / "model.pkl", folder / "X.npy", "--output", tmp_path / "again",
-        "--quiet",
+        capsys, "analyze", out / "model.skspecrep", folder / "X.npy",
+        "--output", tmp_path / "again", "--quiet",
     )  # fmt: skip
     assert code == 0, stdout
     assert passes == ["encode"]
@@ -267,7 +266,7 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
         np.load(tmp_path / "list" / "codes.npy"), np.load(tmp_path / "glob" / "codes.npy")
     )
     # analyze reads and normalises the files as fit did: the same codes.
-    code, _, err = run(capsys, "analyze", tmp_path / "glob" / "model.pkl", pattern,
+    code, _, err = run(capsys, "analyze", tmp_path / "glob" / "model.skspecrep", pattern,
                        "--output", tmp_path / "again", "--quiet", "--no-report")  # fmt: skip
     assert code == 0, err
     np.testing.assert_array_equal(
@@ -294,7 +293,8 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
         (["fit", "{d}/X.npy", "--virtual-rv", "50", "--output", "{t}"],
          "--virtual-rv shifts spectra on their wavelength grid"),
         (["fit", "{d}/X.npy", "--seeds", "0", "--output", "{t}"], "--seeds must be at least 1"),
-        (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"], "not a model"),
+        (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"],
+         "is not a skspecrep model file"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
     ],
 )  # fmt: skip
@@ -318,18 +318,61 @@ def test_bad_input_fails_with_a_clear_message_and_status_2(
     assert err.startswith(f"skspecrep {argv[0]}: error:")
 
 
+class _WritesAFile:
+    """Unpickling this writes a file: proof that a pickle was opened."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.write_text, (pathlib.Path(self.path), "pickle was run")
+
+
+def test_analyze_opens_pickles_only_when_allowed(capsys, tmp_path, synthetic):
+    folder = synthetic[0]
+    assert run(capsys, "fit", folder / "X.npy", "--output", tmp_path, *FAST, "--no-report")[0] == 0
+    model = load_model(tmp_path / "model.skspecrep")
+    with open(tmp_path / "model.pkl", "wb") as f:
+        pickle.dump(model, f)
+    common = [folder / "X.npy", "--quiet", "--no-report"]
+    code, _, err = run(
+        capsys, "analyze", tmp_path / "model.pkl", *common, "--output", tmp_path / "a"
+    )
+    assert code == 2 and "--allow-pickle" in err and "run any code" in err
+    code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", *common, "--output",
+                       tmp_path / "b", "--allow-pickle")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "b" / "codes.npy"),
+                                  np.load(tmp_path / "codes.npy"))  # fmt: skip
+    # A hostile pickle is not opened without the flag.
+    marker = tmp_path / "marker.txt"
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(_WritesAFile(marker)))
+    code, _, err = run(
+        capsys, "analyze", tmp_path / "evil.pkl", *common, "--output", tmp_path / "c"
+    )
+    assert code == 2 and not marker.exists()
+    # A model file changed after it was written is refused with the reason.
+    tampered = tmp_path / "tampered.skspecrep"
+    save_model(model, tampered)
+    data = bytearray(tampered.read_bytes())
+    data[-200] ^= 0xFF  # inside arrays.npz's stored bytes or the zip directory
+    tampered.write_bytes(bytes(data))
+    code, _, err = run(capsys, "analyze", tampered, *common, "--output", tmp_path / "d")
+    assert code == 2 and "tampered.skspecrep" in err
+
+
 def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):
     folder = synthetic[0]
     assert run(capsys, "fit", folder / "X.npy", "--output", tmp_path, *FAST, "--no-report")[0] == 0
     np.save(tmp_path / "wide.npy", np.ones((5, 64), dtype=np.float32))
-    code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", tmp_path / "wide.npy",
+    code, _, err = run(capsys, "analyze", tmp_path / "model.skspecrep", tmp_path / "wide.npy",
                        "--output", tmp_path / "a", "--quiet")  # fmt: skip
     assert code == 2 and "64 pixels but the model was trained on 128" in err
     # Spectra streamed from a .npy are checked as they are encoded.
     X_nan = np.load(folder / "X.npy")
     X_nan[11, 5] = np.inf
     np.save(tmp_path / "inf.npy", X_nan)
-    code, _, err = run(capsys, "analyze", tmp_path / "model.pkl", tmp_path / "inf.npy",
+    code, _, err = run(capsys, "analyze", tmp_path / "model.skspecrep", tmp_path / "inf.npy",
                        "--output", tmp_path / "b", "--quiet")  # fmt: skip
     assert code == 2 and "Spectrum 11 has NaN or infinite pixels" in err
 

@@ -9,7 +9,7 @@ resumed checkpoints and distributed runs take this same path.
 
 from ._diagnosis import ACTIVE_KL, diagnose
 from ._plan import PARAMETERS, TrainingPlan, make_plan
-from ._run import STOP_REASONS, Outcome, run_training
+from ._run import STOP_REASONS, Outcome, net_state, restore_net, run_training
 
 __all__ = [
     "ACTIVE_KL",
@@ -19,5 +19,7 @@ __all__ = [
     "TrainingPlan",
     "diagnose",
     "make_plan",
+    "net_state",
+    "restore_net",
     "run_training",
 ]

@@ -19,12 +19,12 @@ from ..exceptions import CheckpointError
 from ._callbacks import bare_module, is_main_process
 
 
-def _plain(obj):
+def plain(obj):
     """Numpy scalars as Python numbers, so that the safe unpickler reads them."""
     if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
+        return {k: plain(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return type(obj)(_plain(v) for v in obj)
+        return type(obj)(plain(v) for v in obj)
     if isinstance(obj, np.generic):
         return obj.item()
     return obj
@@ -106,9 +106,9 @@ class TrainingCheckpoint:
             "fingerprint": self.fingerprint,
             "module": bare_module(net.module_).state_dict(),
             "optimizer": net.optimizer_.state_dict(),
-            "history": _plain(net.history.to_list()),
+            "history": plain(net.history.to_list()),
             "torch_rng": torch.get_rng_state(),
-            "early_stopping": None if stopper is None else _plain(stopper.state_dict()),
+            "early_stopping": None if stopper is None else plain(stopper.state_dict()),
             "stop_reason": stop_reason,
         }
         if torch.device(net.device).type == "cuda":

@@ -9,14 +9,19 @@ skorch, decides when training stops and can tell why.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from skorch.history import History
 
 from ..exceptions import NonFiniteLossError
-from ._checkpoint import TrainingCheckpoint
+from ..io._arrays import RowSource
+from ._callbacks import bare_module
+from ._checkpoint import TrainingCheckpoint, plain
 from ._net import VAENet, build_net, update_net
-from ._plan import TrainingPlan
+from ._plan import TrainingPlan, make_plan
 
 #: Why a run stopped: it ran all its epochs, early stopping ended it, the
 #: user interrupted it (Ctrl-C), or the loss stopped being finite.
@@ -100,6 +105,66 @@ def run_training(plan: TrainingPlan, net: VAENet | None = None) -> tuple[VAENet,
                 # has written the checkpoint, which a fit started next reads.
                 accelerator.wait_for_everyone()
     return net, outcome
+
+
+def net_state(net: VAENet) -> tuple[dict, list]:
+    """What :func:`restore_net` needs of a trained net: module state and history.
+
+    Returns
+    -------
+    module_state : dict of str to tensor
+        The module's weights and buffers, on the CPU.
+    history : list of dict
+        The training history as plain Python values.
+    """
+    module_state = {k: v.detach().cpu() for k, v in bare_module(net.module_).state_dict().items()}
+    return module_state, plain(net.history.to_list())
+
+
+def restore_net(params: Mapping, module_state: Mapping, history: list) -> VAENet:
+    """A trained net rebuilt from its estimator's parameters and saved weights.
+
+    The net is built as a fresh fit of ``params`` would build it, on a
+    placeholder of two spectra around the saved mean spectrum, and then
+    given the saved module state (weights and buffers, the mean spectrum
+    included) and history. It is ready for inference and for a warm start;
+    the optimizer's moments are not part of a model and start anew.
+
+    Parameters
+    ----------
+    params : mapping
+        ``estimator.get_params(deep=False)`` of the saved estimator.
+    module_state : mapping of str to tensor
+        ``module.state_dict()`` of the trained net.
+    history : list of dict
+        ``net.history.to_list()``.
+
+    Returns
+    -------
+    net : VAENet
+
+    Raises
+    ------
+    ValueError
+        When the state does not fit the network that ``params`` describe.
+    """
+    offset = np.asarray(module_state["offset"], dtype=np.float32)
+    placeholder = RowSource(np.stack([offset - 1.0, offset + 1.0]), validate=False)
+    # Nothing of the run's own (split, checkpoint, user callbacks) belongs to a restored net.
+    run_free = {"validation_fraction": None, "checkpoint": None, "callbacks": None}
+    plan = make_plan({**params, **run_free}, placeholder)
+    device = plan.params["device"]
+    with _seeded(0, device):  # the placeholder weights, overwritten below
+        net = build_net(plan, device)
+    module = bare_module(net.module_)
+    try:
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in module_state.items()})
+    except RuntimeError as exc:
+        raise ValueError(
+            f"the saved weights do not fit the network its parameters build: {exc}"
+        ) from None
+    net.history = History(history)
+    return net
 
 
 def _train(net, plan, checkpoint, stopper, target, stop_reason) -> Outcome:

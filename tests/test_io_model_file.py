@@ -1,0 +1,265 @@
+"""Model files: round trips without pickle, and clear refusals of files that are not ours."""
+
+import io
+import json
+import pathlib
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline, make_pipeline
+
+from skspecrep import (
+    HARPSPreprocessor,
+    MedianNormalizer,
+    SpectralAutoencoder,
+    WavelengthResampler,
+    harps_wavelength,
+)
+from skspecrep.datasets import make_stellar_spectra
+from skspecrep.exceptions import ModelFileError, TrainingNotConvergedWarning
+from skspecrep.io import load_model, save_model
+from skspecrep.io._model_file import FORMAT_VERSION, _Decoder, _Encoder
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    """Normalisation and a Doppler-pair autoencoder with a validation split."""
+    X, _, wavelength = make_stellar_spectra(80, n_pixels=256, random_state=0)
+    X = X * np.linspace(50, 150, len(X))[:, None]  # give the normaliser work
+    model = make_pipeline(
+        MedianNormalizer(),
+        SpectralAutoencoder(
+            3, max_epochs=3, random_state=0, wavelength=wavelength, virtual_rv=50.0,
+            validation_fraction=0.2,
+        ),
+    )  # fmt: skip
+    with pytest.warns(TrainingNotConvergedWarning):
+        model.fit(X)
+    return model, X
+
+
+def _rewrite(path, *, config=None, arrays=None, extra=None):
+    """Rewrite a model file's members, as someone editing it would."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    if config is not None:
+        members["model.json"] = json.dumps(config(json.loads(members["model.json"]))).encode()
+    if arrays is not None:
+        members["arrays.npz"] = arrays
+    members.update(extra or {})
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_pipeline_round_trips_to_identical_codes_reconstructions_and_attributes(
+    pipeline, tmp_path
+):
+    model, X = pipeline
+    path = save_model(model, tmp_path / "model.skspecrep")
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["arrays.npz", "model.json"]
+    loaded = load_model(path)
+    assert isinstance(loaded, Pipeline) and [n for n, _ in loaded.steps] == [
+        "mediannormalizer",
+        "spectralautoencoder",
+    ]
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    ae, again = model[-1], loaded[-1]
+    Xn = model[0].transform(X)
+    for a, b in zip(ae.encode(Xn), again.encode(Xn)):
+        np.testing.assert_array_equal(a, b)
+    Z = ae.transform(Xn)
+    np.testing.assert_array_equal(again.inverse_transform(Z), ae.inverse_transform(Z))
+    assert again.score(Xn) == ae.score(Xn)  # the same seeded posterior sample
+    # Every parameter and fitted attribute comes back equal, arrays included.
+    for name, value in ae.get_params().items():
+        assert (
+            np.array_equal(value, again.get_params()[name])
+            if name == "wavelength"
+            else (value == again.get_params()[name])
+        ), name
+    for name in ("mean_", "component_kl_", "pixel_weight_"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(ae, name))
+    for name in ("n_iter_", "best_epoch_", "stop_reason_", "scale_", "velocity_latent_",
+                 "velocity_scale_", "n_features_in_", "architecture_"):  # fmt: skip
+        assert getattr(again, name) == getattr(ae, name), name
+    assert [type(w) for w in again.fit_warnings_] == [TrainingNotConvergedWarning]
+    assert str(again.fit_warnings_[0]) == str(ae.fit_warnings_[0])
+    assert again.history_[:, "valid_loss"] == ae.history_[:, "valid_loss"]
+    assert list(again.get_feature_names_out()) == ["spectralautoencoder0", "spectralautoencoder1",
+                                                   "spectralautoencoder2"]  # fmt: skip
+
+
+def test_a_loaded_autoencoder_continues_training_on_a_warm_start(pipeline, tmp_path):
+    model, X = pipeline
+    ae = load_model(save_model(model[-1], tmp_path / "ae.skspecrep"))
+    Xn = model[0].transform(X)
+    before = ae.transform(Xn)
+    with pytest.warns(TrainingNotConvergedWarning):  # still inside the KL warm-up
+        ae.set_params(warm_start=True, max_epochs=2).fit(Xn)
+    assert ae.n_iter_ == 5 and len(ae.history_) == 5
+    assert not np.allclose(ae.transform(Xn), before)
+
+
+def test_preprocessing_steps_round_trip(tmp_path):
+    rng = np.random.RandomState(0)
+    wave = np.linspace(5000.0, 5100.0, 300)
+    X = rng.uniform(0.5, 1.5, (6, 300))
+    mask = (rng.uniform(size=300) > 0.1).astype(float)
+    coarse = np.linspace(3775.0, 6915.0, 2000)
+    harps_X = rng.uniform(100, 200, (3, coarse.size))
+    for step, data in [
+        (MedianNormalizer(pixel_mask=mask), X),
+        (WavelengthResampler(wave, grid=np.linspace(5010.0, 5090.0, 111)), X),
+        (WavelengthResampler(wave, grid=150, method="flux"), X),
+        (HARPSPreprocessor(coarse), harps_X),
+    ]:
+        step.fit(data)
+        loaded = load_model(save_model(step, tmp_path / "step.skspecrep"))
+        assert type(loaded) is type(step)
+        np.testing.assert_array_equal(loaded.transform(data), step.transform(data))
+        for name in [k for k in vars(step) if k.endswith("_") and not k.startswith("_")]:
+            np.testing.assert_array_equal(getattr(loaded, name), getattr(step, name))
+    assert harps_wavelength().size == loaded.transform(harps_X).shape[1]
+
+
+def test_a_file_of_a_newer_format_asks_for_an_upgrade(pipeline, tmp_path):
+    path = save_model(pipeline[0][-1], tmp_path / "m.skspecrep")
+    _rewrite(path, config=lambda c: {**c, "format_version": FORMAT_VERSION + 1})
+    with pytest.raises(ModelFileError, match=f"format {FORMAT_VERSION + 1}.*upgrade skspecrep"):
+        load_model(path)
+
+
+def test_changed_or_damaged_files_are_refused(pipeline, tmp_path):
+    ae = pipeline[0][-1]
+    path = save_model(ae, tmp_path / "m.skspecrep")
+    with zipfile.ZipFile(path) as archive:
+        payload = bytearray(archive.read("arrays.npz"))
+    payload[len(payload) // 2] ^= 1  # one bit of one weight
+    _rewrite(path, arrays=bytes(payload))
+    with pytest.raises(ModelFileError, match="changed or damaged after it was written"):
+        load_model(path)
+
+    path = save_model(ae, tmp_path / "m.skspecrep")
+    data = bytearray(path.read_bytes())
+    data[200] ^= 1  # inside the stored JSON: the zip's CRC no longer matches
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="m.skspecrep"):
+        load_model(path)
+
+    path = save_model(ae, tmp_path / "m.skspecrep")
+    _rewrite(path, extra={"run_me.py": b"print('hi')"})
+    with pytest.raises(ModelFileError, match="not a skspecrep model file"):
+        load_model(path)
+
+    (tmp_path / "plain.txt").write_text("hello")
+    with pytest.raises(ModelFileError, match=r"not a skspecrep model file \(not a zip archive\)"):
+        load_model(tmp_path / "plain.txt")
+    with pytest.raises(ModelFileError, match="no such file"):
+        load_model(tmp_path / "none.skspecrep")
+
+
+def test_classes_outside_the_table_are_never_built(pipeline, tmp_path):
+    path = save_model(pipeline[0], tmp_path / "m.skspecrep")
+
+    def rename(config):
+        config["steps"][0]["class"] = "os.system"
+        return config
+
+    _rewrite(path, config=rename)
+    with pytest.raises(ModelFileError, match="names class 'os.system'; model files hold only"):
+        load_model(path)
+
+
+class _WritesAFile:
+    """Unpickling this writes a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.write_text, (pathlib.Path(self.path), "pickle was run")
+
+
+def test_a_pickle_inside_the_arrays_is_not_opened(pipeline, tmp_path):
+    """Even with a matching checksum, an object array is refused, not unpickled."""
+    import hashlib
+
+    path = save_model(pipeline[0][-1], tmp_path / "m.skspecrep")
+    marker = tmp_path / "marker.txt"
+    with zipfile.ZipFile(path) as archive:
+        with np.load(io.BytesIO(archive.read("arrays.npz"))) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    key = next(iter(arrays))
+    arrays[key] = np.array([_WritesAFile(marker)], dtype=object)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    _rewrite(path, arrays=buffer.getvalue(), config=lambda c: {**c, "arrays_sha256": digest})
+    with pytest.raises(ModelFileError, match="cannot be read without pickle"):
+        load_model(path)
+    assert not marker.exists()
+    assert pickle.dumps(_WritesAFile(marker))  # the payload itself is a working pickle
+
+
+def test_what_cannot_be_stored_without_pickle_is_refused_on_save(tmp_path):
+    X = np.random.RandomState(0).normal(1.0, 0.1, (20, 32))
+    with pytest.raises(TypeError, match="cannot hold a PCA"):
+        save_model(PCA(2).fit(X), tmp_path / "pca.skspecrep")
+    with pytest.raises(NotFittedError):
+        save_model(SpectralAutoencoder(2), tmp_path / "unfitted.skspecrep")
+    ae = SpectralAutoencoder(2, max_epochs=1, random_state=np.random.RandomState(0))
+    with pytest.warns(TrainingNotConvergedWarning):
+        ae.fit(X)
+    with pytest.raises(TypeError, match="random_state to an int or None"):
+        save_model(ae, tmp_path / "rs.skspecrep")
+    assert not (tmp_path / "rs.skspecrep").exists()
+    with pytest.raises(TypeError, match="memory=None"):
+        save_model(Pipeline([("ae", ae)], memory=str(tmp_path)), tmp_path / "p.skspecrep")
+
+
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=5)
+    | st.lists(st.floats(allow_nan=False, width=32), max_size=4).map(
+        lambda v: np.array(v, dtype=np.float32)
+    )
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_values)
+def test_encoding_round_trips_values_arrays_and_containers(value):
+    arrays = {}
+    encoded = _Encoder(arrays, "x").encode({"v": value}, "root")
+    decoded = _Decoder(arrays).decode(json.loads(json.dumps(encoded)))["v"]
+
+    def same(a, b):
+        if isinstance(a, np.ndarray):
+            return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+        if isinstance(a, list | tuple):
+            return type(a) is type(b) and len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return type(a) is type(b) and a == b
+
+    assert same(value, decoded)
