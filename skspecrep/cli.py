@@ -14,10 +14,12 @@ import pickle
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.constants import speed_of_light
 from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -166,6 +168,46 @@ def _spectra_arguments(parser):
         type=Path,
         help="for .npy spectra: a .npy of the wavelength of each pixel, for the figures",
     )
+    fits = parser.add_argument_group(
+        "FITS input",
+        "How files of differing coverage come onto one grid. By default the grid is the "
+        "first file's, trimmed to the range every file covers.",
+    )
+    fits.add_argument(
+        "--wavelength-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="keep LOW-HIGH Angstrom; a file that does not cover all of it is an error, "
+        "or is skipped with --on-error skip",
+    )
+    step = fits.add_mutually_exclusive_group()
+    step.add_argument(
+        "--wavelength-step",
+        type=float,
+        metavar="ANGSTROM",
+        help="resample onto a linear grid of this step over --wavelength-range",
+    )
+    step.add_argument(
+        "--log-step",
+        type=float,
+        metavar="KMS",
+        help="resample onto a grid uniform in log-wavelength, one pixel per KMS km/s, over "
+        "--wavelength-range",
+    )
+    fits.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="on a file that cannot be read or does not cover the range: stop naming it "
+        "(raise, the default) or leave it out and list it in skipped.csv (skip)",
+    )
+    fits.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="read files with this many processes; -1: all cores (default 1)",
+    )
     parser.add_argument(
         "--normalize",
         choices=["median", "none"],
@@ -215,13 +257,108 @@ def _common_options(parser):
 # ---------------------------------------------------------------------- input
 
 
-def load_spectra(spec: str, *, staging: Path, wavelength_file=None, normalize=None, quiet=False):
+@dataclass
+class GridChoice:
+    """How FITS files come onto one grid: the "FITS input" options.
+
+    Attributes
+    ----------
+    wavelength : ndarray or None
+        A grid to resample onto; None: the first file's.
+    window : (float, float) or None
+        Keep this range (every file must cover it); None: the range every
+        file covers.
+    on_error : {"raise", "skip"}
+    n_jobs : int
+    reason : str
+        Where the grid comes from, when not from these options.
+    """
+
+    wavelength: np.ndarray | None = None
+    window: tuple[float, float] | None = None
+    on_error: str = "raise"
+    n_jobs: int = 1
+    reason: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> GridChoice:
+        window = None
+        if args.wavelength_range is not None:
+            low, high = args.wavelength_range
+            if not 0 < low < high:
+                raise InputError(f"--wavelength-range needs 0 < LOW < HIGH; got {low:g} {high:g}.")
+            window = (low, high)
+        if args.n_jobs == 0 or args.n_jobs < -1:
+            raise InputError(f"--n-jobs must be a positive number or -1; got {args.n_jobs}.")
+        wavelength = None
+        step = args.wavelength_step if args.wavelength_step is not None else args.log_step
+        if step is not None:
+            name = "--wavelength-step" if args.wavelength_step is not None else "--log-step"
+            if window is None:
+                raise InputError(f"{name} needs --wavelength-range LOW HIGH to span.")
+            if not step > 0:
+                raise InputError(f"{name} must be positive; got {step:g}.")
+            low, high = window
+            if args.wavelength_step is not None:
+                n = int(np.floor((high - low) / step + 1e-9)) + 1
+                wavelength = low + step * np.arange(n)
+            else:
+                # c * d(ln lambda) = step: a Doppler shift of k pixels is k * step km/s.
+                ratio = step / (speed_of_light / 1000.0)
+                n = int(np.floor(np.log(high / low) / ratio + 1e-9)) + 1
+                wavelength = low * np.exp(ratio * np.arange(n))
+            if n < 2:
+                raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.")
+        return cls(wavelength, window, args.on_error, args.n_jobs)
+
+    @property
+    def is_default(self) -> bool:
+        return self.wavelength is None and self.window is None
+
+
+def _say_grid(spectra, n_files: int, seconds: float, grid: GridChoice, out: Path) -> None:
+    """What was read onto which grid, and which files were left out (``skipped.csv``)."""
+    n_read = len(spectra.flux)
+    rate = n_files / seconds if seconds > 0 else float("inf")
+    print(f"Read {n_read} of {n_files} files in {seconds:.1f} s ({rate:.0f} files/s).")
+    if spectra.skipped:
+        table = pd.DataFrame(spectra.skipped, columns=["file", "reason"])
+        table.to_csv(out / "skipped.csv", index=False)
+        path, reason = spectra.skipped[0]
+        print(
+            f"Skipped {len(spectra.skipped)} file(s), listed with the reasons in "
+            f"{out / 'skipped.csv'}; the first: {path}: {reason}"
+        )
+    wave, meta = spectra.wavelength, spectra.meta
+    if grid.reason:
+        why = grid.reason
+    elif grid.window is None:
+        blue = os.path.basename(meta.loc[meta["wave_first"].idxmax(), "path"])
+        red = os.path.basename(meta.loc[meta["wave_last"].idxmin(), "path"])
+        why = f"the range every file covers (blue end set by {blue}, red end by {red})"
+    else:
+        why = f"within --wavelength-range {grid.window[0]:g} {grid.window[1]:g}"
+    print(f"Grid: {wave[0]:.3f}-{wave[-1]:.3f} A, {wave.size:,} pixels, {why}.")
+
+
+def load_spectra(
+    spec: str,
+    *,
+    staging: Path,
+    wavelength_file=None,
+    normalize=None,
+    quiet=False,
+    grid: GridChoice | None = None,
+):
     """Spectra as a memory map, their wavelength grid (or None), ids and the preprocessing.
 
     A ``.npy`` array is mapped where it lies. FITS files are read one by one
     into the ``.npy`` file ``staging``, so that no archive is ever held in
-    memory; :func:`prepare_spectra` then checks and preprocesses them there.
+    memory, onto the grid ``grid`` describes (by default the range every
+    file covers); :func:`prepare_spectra` then checks and preprocesses them
+    there.
     """
+    grid = grid or GridChoice()
     path = Path(spec)
     if path.suffix == ".npy":
         if not path.is_file():
@@ -240,6 +377,11 @@ def load_spectra(spec: str, *, staging: Path, wavelength_file=None, normalize=No
                 f"{spec}: expected a float array of shape (n_spectra, n_pixels); "
                 f"got {X.dtype} of shape {X.shape}."
             )
+        if not grid.is_default or grid.on_error != "raise" or grid.n_jobs != 1:
+            raise InputError(
+                "--wavelength-range, --wavelength-step, --log-step, --on-error and --n-jobs "
+                "are for FITS files; a .npy array is already on one grid."
+            )
         wavelength = None
         if wavelength_file is not None:
             wavelength = _load_wavelength(wavelength_file, X.shape[1])
@@ -249,10 +391,26 @@ def load_spectra(spec: str, *, staging: Path, wavelength_file=None, normalize=No
         if wavelength_file is not None:
             raise InputError("--wavelength is for .npy input; FITS files carry their own grid.")
         files = _fits_files(spec)
+        start = time.perf_counter()
         try:
-            spectra = read_spectra(files, out=staging, progress=not quiet)
+            spectra = read_spectra(
+                files,
+                out=staging,
+                wavelength=grid.wavelength,
+                wavelength_range=grid.window or "common",
+                on_error=grid.on_error,
+                n_jobs=grid.n_jobs,
+                progress=not quiet,
+            )
         except SpectrumReadError as exc:
+            raise InputError(f"{exc}. Pass --on-error skip to leave such files out.") from None
+        except ValueError as exc:
             raise InputError(str(exc)) from None
+        _say_grid(spectra, len(files), time.perf_counter() - start, grid, staging.parent)
+        if len(spectra.flux) < 2:
+            raise InputError(
+                f"Only {len(spectra.flux)} spectrum could be read: nothing to learn from."
+            )
         X, wavelength = spectra.flux, spectra.wavelength
         ids = np.array([os.path.basename(p) for p in spectra.meta["path"]])
         normalize = normalize or "median"
@@ -488,6 +646,7 @@ def run_fit(args: argparse.Namespace) -> int:
         wavelength_file=args.wavelength,
         normalize=args.normalize,
         quiet=args.quiet,
+        grid=GridChoice.from_args(args),
     )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
     checkpoint = out / "checkpoint.pt"
@@ -544,6 +703,22 @@ def run_analyze(args: argparse.Namespace) -> int:
             "--normalize is set by the model: 'analyze' applies the preprocessing it was "
             "trained with."
         )
+    ae = model[-1]
+    grid = GridChoice.from_args(args)
+    if ae.wavelength is not None and not Path(args.spectra).suffix == ".npy":
+        if not grid.is_default:
+            raise InputError(
+                "The model holds its wavelength grid: 'analyze' reads the files onto it, "
+                "so --wavelength-range, --wavelength-step and --log-step do not apply."
+            )
+        model_grid = np.asarray(ae.wavelength, dtype=np.float64)
+        grid = GridChoice(
+            wavelength=model_grid,
+            window=(model_grid[0], model_grid[-1]),
+            on_error=grid.on_error,
+            n_jobs=grid.n_jobs,
+            reason="the model's grid",
+        )
     out = _output_dir(args.output)
     staging = out / _STAGED
     X, wavelength, ids, _ = load_spectra(
@@ -552,8 +727,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         wavelength_file=args.wavelength,
         normalize="none",
         quiet=args.quiet,
+        grid=grid,
     )
-    ae = model[-1]
     if X.shape[1] != ae.n_features_in_:
         raise InputError(
             f"The spectra have {X.shape[1]} pixels but the model was trained on "
@@ -634,7 +809,8 @@ def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
         beta=args.beta,
         lr=args.lr,
         batch_size=args.batch_size,
-        wavelength=wavelength if args.virtual_rv else None,
+        # The grid travels with the model, so that 'analyze' reads new files onto it.
+        wavelength=wavelength,
         virtual_rv=args.virtual_rv or None,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,

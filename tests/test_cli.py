@@ -44,6 +44,31 @@ def fits_folder(tmp_path_factory, synthetic):
     return folder
 
 
+@pytest.fixture(scope="module")
+def uneven_archive(tmp_path_factory, synthetic):
+    """30 ADP files whose coverage differs by up to 0.3 A at each end, as archive products do."""
+    _, X, labels, wave = synthetic
+    folder = tmp_path_factory.mktemp("adp")
+    rng = np.random.RandomState(1)
+    step = wave[1] - wave[0]
+    for i in range(30):
+        cut_blue, cut_red = rng.randint(0, 7, size=2)  # up to 6 pixels of about 0.05 A
+        keep = slice(cut_blue, len(wave) - cut_red)
+        columns = [
+            fits.Column(name=name, format=f"{wave[keep].size}{code}", array=values[keep][None])
+            for name, code, values in [
+                ("WAVE", "D", wave),
+                ("FLUX", "E", X[i] * 1000),
+                ("ERR", "E", np.full(len(wave), 3.0)),
+            ]
+        ]
+        table = fits.BinTableHDU.from_columns(columns, name="SPECTRUM")
+        header = fits.Header({"OBJECT": f"star {i % 10}"})
+        fits.HDUList([fits.PrimaryHDU(header=header), table]).writeto(folder / f"ADP.{i:03d}.fits")
+    assert step > 0
+    return folder
+
+
 def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
@@ -274,6 +299,52 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
     )
 
 
+def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
+    capsys, tmp_path, uneven_archive, synthetic
+):
+    wave = synthetic[3]
+    pattern = str(uneven_archive / "ADP.*.fits")
+    code, out, err = run(capsys, "fit", pattern, "--output", tmp_path / "run", *FAST,
+                         "--no-report", "--n-jobs", "2")  # fmt: skip
+    assert code == 0, err
+    assert "Read 30 of 30 files" in out and "files/s" in out
+    grid = load_model(tmp_path / "run" / "model.skspecrep")[-1].wavelength
+    # The range every file covers: no file reaches past 6 pixels in from either end.
+    assert wave[0] < grid[0] <= wave[6] and wave[-7] <= grid[-1] < wave[-1]
+    assert f"{grid.size:,} pixels, the range every file covers (blue end set by ADP." in out
+    assert np.isfinite(np.load(tmp_path / "run" / "codes.npy")).all()
+
+    # A window that some files do not cover: named, or skipped and listed.
+    window = ["--wavelength-range", f"{wave[3]:.4f}", f"{wave[-4]:.4f}"]
+    code, _, err = run(capsys, "fit", pattern, "--output", tmp_path / "w", *FAST, *window)
+    assert code == 2 and "ADP." in err and "not all of wavelength_range" in err
+    assert "--on-error skip" in err
+    code, out, err = run(capsys, "fit", pattern, "--output", tmp_path / "w", *FAST, *window,
+                         "--on-error", "skip", "--no-report")  # fmt: skip
+    assert code == 0, err
+    skipped = pd.read_csv(tmp_path / "w" / "skipped.csv")
+    n_read = len(np.load(tmp_path / "w" / "codes.npy"))
+    assert len(skipped) + n_read == 30 and len(skipped) > 0
+    assert skipped["reason"].str.contains("not all of wavelength_range").all()
+
+    # analyze reads new files onto the model's grid, whatever their own coverage.
+    code, out, err = run(capsys, "analyze", tmp_path / "run" / "model.skspecrep", pattern,
+                         "--output", tmp_path / "again", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    assert "the model's grid" in out
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "again" / "codes.npy"), np.load(tmp_path / "run" / "codes.npy")
+    )
+
+    # A grid uniform in log-wavelength, 200 km/s a pixel, over a window.
+    code, out, err = run(capsys, "fit", pattern, "--output", tmp_path / "log", *FAST, *window,
+                         "--no-report", "--log-step", "200", "--on-error", "skip")  # fmt: skip
+    assert code == 0, err
+    log_grid = load_model(tmp_path / "log" / "model.skspecrep")[-1].wavelength
+    velocity = 299792.458 * np.diff(np.log(log_grid))
+    np.testing.assert_allclose(velocity, 200.0, rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -296,6 +367,13 @@ def test_fit_reads_fits_by_glob_and_list_and_matches_labels_by_file_name(
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"],
          "is not a skspecrep model file"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
+        (["fit", "{d}/X.npy", "--wavelength-range", "5000", "5010", "--output", "{t}"],
+         "are for FITS files"),
+        (["fit", "{d}/X.npy", "--log-step", "2", "--output", "{t}"],
+         "--log-step needs --wavelength-range"),
+        (["fit", "{d}/X.npy", "--wavelength-range", "5010", "5000", "--output", "{t}"],
+         "needs 0 < LOW < HIGH"),
+        (["fit", "{d}/X.npy", "--n-jobs", "0", "--output", "{t}"], "--n-jobs must be"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_with_a_clear_message_and_status_2(

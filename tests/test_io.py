@@ -196,6 +196,71 @@ def test_shrinking_falls_back_to_a_copy_when_the_header_would_change(
     np.testing.assert_array_equal(s.flux[0], np.load(out)[0])
 
 
+@pytest.fixture
+def uneven(tmp_path):
+    """Five ADP files whose coverage differs by a few tenths of an Angstrom at the ends."""
+    paths, starts, stops = (
+        [],
+        [5000.0, 5000.3, 4999.8, 5000.1, 5000.0],
+        [1000, 980, 1000, 990, 1002],
+    )
+    for i, (start, n) in enumerate(zip(starts, stops)):
+        wave = start + 0.01 * np.arange(n)
+        flux = (2.0 * (wave - 5000.0) + i).astype(np.float32)
+        paths.append(write_adp(tmp_path / f"ADP.{i}.fits", wave, flux, np.full(n, 0.5 + i)))
+    return paths
+
+
+@pytest.mark.parametrize("to_disk", [False, True])
+def test_common_range_keeps_only_pixels_every_file_covers(uneven, tmp_path, to_disk):
+    out = tmp_path / "flux.npy" if to_disk else None
+    s = read_spectra(uneven, wavelength_range="common", out=out, with_error=True, progress=False)
+    # Blue end set by the file starting at 5000.3, red end by the one ending at 4999.8 + 9.99.
+    assert s.wavelength[0] == pytest.approx(5000.3) and s.wavelength[-1] == pytest.approx(5009.79)
+    assert s.wavelength[0] >= s.meta["wave_first"].max()
+    assert s.wavelength[-1] <= s.meta["wave_last"].min()
+    assert s.flux.shape == s.error.shape == (5, s.wavelength.size) and np.isfinite(s.flux).all()
+    expected = 2.0 * (s.wavelength - 5000.0)[None, :] + np.arange(5)[:, None]
+    np.testing.assert_allclose(s.flux, expected, atol=2e-4)
+    np.testing.assert_allclose(s.error, np.broadcast_to(0.5 + np.arange(5)[:, None], s.error.shape))
+    if to_disk:  # rewritten in place to exactly the kept columns
+        assert np.load(out).shape == s.flux.shape
+        np.testing.assert_array_equal(np.load(out), s.flux)
+        assert np.load(tmp_path / "flux.error.npy").shape == s.flux.shape
+        full = read_spectra(uneven, progress=False)
+        i0 = int(np.flatnonzero(full.wavelength == s.wavelength[0])[0])
+        np.testing.assert_array_equal(s.flux, full.flux[:, i0 : i0 + s.wavelength.size])
+
+
+def test_a_window_not_covered_by_a_file_names_it_or_skips_it(uneven):
+    with pytest.raises(SpectrumReadError, match=r"ADP\.1\.fits: covers 5000\.30-5010\.09 A"):
+        read_spectra(uneven, wavelength_range=(5000.1, 5005.0), progress=False)
+    s = read_spectra(uneven, wavelength_range=(5000.1, 5005.0), on_error="skip", progress=False)
+    assert [os.path.basename(p) for p, _ in s.skipped] == ["ADP.1.fits"]
+    assert s.wavelength[0] == pytest.approx(5000.1) and s.wavelength[-1] == pytest.approx(5005.0)
+    assert len(s.flux) == 4 and np.isfinite(s.flux).all()
+    # A window on a given grid restricts that grid.
+    grid = np.linspace(4990.0, 5020.0, 3001)
+    s = read_spectra(uneven[:1], wavelength=grid, wavelength_range=(5001, 5002), progress=False)
+    assert s.wavelength.size == 101 and s.wavelength[0] == pytest.approx(5001.0)
+
+
+def test_parallel_reading_gives_the_same_rows_errors_and_order(uneven, tmp_path):
+    bad = tmp_path / "ADP.broken.fits"
+    bad.write_bytes(b"SIMPLE  = garbage")
+    files = [bad, *uneven[:2], tmp_path / "missing.fits", *uneven[2:]]
+    kwargs = dict(wavelength_range="common", on_error="skip", with_error=True, progress=False)
+    one = read_spectra(files, **kwargs)
+    two = read_spectra(files, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(two.flux, one.flux)
+    np.testing.assert_array_equal(two.error, one.error)
+    np.testing.assert_array_equal(two.wavelength, one.wavelength)
+    assert list(two.meta["path"]) == list(one.meta["path"]) == [str(p) for p in uneven]
+    assert two.skipped == one.skipped and [p for p, _ in one.skipped] == [str(bad), str(files[3])]
+    with pytest.raises(SpectrumReadError, match="missing.fits: no such file"):
+        read_spectra(files[1:], n_jobs=2, progress=False)
+
+
 def test_progress_bar_counts_files(archive, capsys):
     folder, _, _ = archive
     read_spectra(str(folder / "ADP.*.fits"))
@@ -210,6 +275,10 @@ def test_progress_bar_counts_files(archive, capsys):
         (dict(on_error="ignore"), ValueError, "on_error"),
         (dict(wavelength=[5000.0, 4999.0]), ValueError, "strictly increasing"),
         (dict(wavelength=[[5000.0, 5001.0]]), ValueError, "1-D grid"),
+        (dict(wavelength_range="all"), ValueError, "'common' or None"),
+        (dict(wavelength_range=(5005.0, 5001.0)), ValueError, "0 < low < high"),
+        (dict(wavelength_range=5000.0), ValueError, r"\(low, high\)"),
+        (dict(wavelength_range=(6000.0, 6100.0)), SpectrumReadError, "fewer than 2 pixels"),
     ],
 )
 def test_read_spectra_bad_arguments(archive, kwargs, error, match):
