@@ -177,6 +177,26 @@ def test_harps_recipe_trims_pads_and_normalises_by_the_masked_median(adp_grid_sp
     np.testing.assert_array_equal(prep.wavelength_, harps_wavelength())
 
 
+def test_the_papers_median_counts_the_zeros_of_pads_and_gap(adp_grid_spectra):
+    """As the paper's inference code: np.median(flux * mask) over all 327,680 values."""
+    wave, X = adp_grid_spectra
+    ramp = X[1:2]  # 300 rising to 331: its median moves down with every zero counted
+    prep = HARPSPreprocessor(wave, median="sedaghat2021").fit(ramp)
+    out = prep.transform(ramp)[0]
+    first = np.argmin(np.abs(wave - 3785.0))
+    padded = np.zeros(327_680)
+    padded[7589 : 7589 + 312_501] = ramp[0, first : first + 312_501]
+    padded[159_453 : 162_893 + 1] = 0.0  # the CCD gap, zeroed by the mask
+    expected = padded[7589:-7590] / np.median(padded)
+    expected[159_453 - 7589 : 162_893 + 1 - 7589] = out[159_453 : 162_894]  # the gap itself
+    np.testing.assert_allclose(out[7589:-7590], expected, rtol=1e-6)
+    masked = HARPSPreprocessor(wave).fit(ramp).transform(ramp)[0]
+    # 18,620 zeros of 327,680 move the median down the ramp: spectra come out brighter,
+    # by the ratio of the two medians.
+    ratio = out[7589:-7590] / masked[7589:-7590]
+    assert np.ptp(ratio) < 1e-5 and ratio[0] > 1.003
+
+
 def test_harps_recipe_refuses_short_coverage_and_non_positive_medians(adp_grid_spectra):
     wave, X = adp_grid_spectra
     with pytest.raises(ValueError, match="cover 3800.00-.*needs 3785-6910"):

@@ -284,9 +284,7 @@ def _results(pending, grid, with_error, must_cover, n_jobs):
     if n_jobs is None or n_jobs == 1:
         for item in pending:
             yield (
-                item
-                if isinstance(item, _Row)
-                else _read_row(item, grid, with_error, must_cover)
+                item if isinstance(item, _Row) else _read_row(item, grid, with_error, must_cover)
             )
         return
     from joblib import Parallel, delayed

@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 
 from .. import exceptions
 from ..exceptions import ModelFileError
+from ._restore import fitted_autoencoder
 
 FORMAT = "skspecrep-model"
 #: Version of the layout written; files of a higher version are refused.
@@ -306,18 +307,13 @@ def _load_step(entry: dict, decoder: _Decoder):
         raise ValueError(
             f"it names class {name!r}; model files hold only {', '.join(STEP_CLASSES)}"
         )
-    cls = classes[name]
     params = decoder.decode(entry["params"])
-    step = cls(**params)
     fitted = decoder.decode(entry["fitted"])
     if name == "SpectralAutoencoder":
-        from .._training import restore_net
-
         saved = decoder.decode(entry["module_state"])
         module_state = {k: torch.from_numpy(v) for k, v in saved.items()}
-        net = restore_net(params, module_state, decoder.decode(entry["history"]))
-        step.__setstate__({**fitted, "net_": net})
-        return step
+        return fitted_autoencoder(params, module_state, decoder.decode(entry["history"]), fitted)
+    step = classes[name](**params)
     n_features = int(fitted["n_features_in_"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,34 @@
+"""A fitted autoencoder rebuilt from saved weights: what every model reader shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def fitted_autoencoder(params: Mapping, module_state: Mapping, history: list, fitted: Mapping):
+    """A fitted ``SpectralAutoencoder`` from its parameters, weights and fitted attributes.
+
+    Parameters
+    ----------
+    params : mapping
+        Constructor parameters.
+    module_state : mapping of str to tensor
+        The network's ``state_dict`` (weights and buffers).
+    history : list of dict
+        The training history (may be empty).
+    fitted : mapping
+        Every fitted attribute but ``net_``, as ``vars(estimator)`` holds them.
+
+    Returns
+    -------
+    estimator : SpectralAutoencoder
+    """
+    # Imported here: the estimator imports skspecrep.io (through the training
+    # code's row sources), so importing it at the top would be circular.
+    from .. import SpectralAutoencoder
+    from .._training import restore_net
+
+    estimator = SpectralAutoencoder(**params)
+    net = restore_net(estimator.get_params(deep=False), module_state, history)
+    estimator.__setstate__({**fitted, "net_": net})
+    return estimator
