@@ -98,7 +98,7 @@ def test_s1d_linear_grid(tmp_path):
         (lambda p, w, f: p, "no such file"),
         (lambda p, w, f: p.write_text("not fits") and p, "not a readable FITS file"),
         (lambda p, w, f: write_adp(p, w, f, columns={"WAVE", "ERR"}), "lacks column.*FLUX"),
-        (lambda p, w, f: write_adp(p, w, f, rows=2), "one row; it has 2"),
+        (lambda p, w, f: write_adp(p, w, f, rows=2), "has 2 rows and is neither one row"),
         (lambda p, w, f: write_adp(p, w[::-1], f), "strictly increasing"),
         (lambda p, w, f: fits.PrimaryHDU().writeto(p) or p, "neither an ADP file"),
         (lambda p, w, f: _s1d_no_cdelt(p, f), "CDELT1"),
@@ -116,6 +116,95 @@ def test_malformed_files_are_named_with_the_problem(tmp_path, harps_like, make, 
 def _s1d_no_cdelt(path, flux):
     fits.PrimaryHDU(np.asarray(flux), fits.Header({"CRVAL1": 4000.0})).writeto(path)
     return path
+
+
+# ------------------------------------------------------------- real files
+
+DATA = os.path.join(os.path.dirname(__file__), "data")  # provenance: data/README.md
+
+
+def test_a_real_harps_adp_file_reads_as_astropy_sees_it():
+    path = os.path.join(DATA, "HARPS_ADP_trimmed.fits")
+    s = read_eso_spectrum(path)
+    with fits.open(path) as hdul:
+        row = hdul["SPECTRUM"].data
+        wave, flux, err = (np.asarray(row[c][0]) for c in ("WAVE", "FLUX", "ERR"))
+        header = hdul[0].header
+    assert s.meta["format"] == "adp" and s.meta["instrument"] == "HARPS"
+    assert s.wavelength.size == 4000 and s.wavelength[0] == pytest.approx(3781.43, abs=0.01)
+    np.testing.assert_array_equal(s.wavelength, wave)
+    np.testing.assert_allclose(np.diff(s.wavelength), 0.01, atol=1e-6)  # the 0.01 A grid
+    for i in (0, 1234, 3999):
+        assert s.flux[i] == flux[i]
+    assert s.flux[0] == pytest.approx(-17.990522)  # the blue end of HARPS goes negative
+    assert s.error is None and np.isnan(err).all()  # this 2014 release has no errors
+    assert s.meta["object"] == header["OBJECT"] == "IC4651No9122"
+    assert s.meta["berv_kms"] == pytest.approx(-8.6859110031507) and s.meta["snr"] == 23.35
+    assert s.meta["n_flagged"] == 0
+
+
+def test_a_real_harps_s1d_file_reads_on_its_linear_grid():
+    path = os.path.join(DATA, "HARPS_s1d_trimmed.fits")
+    s = read_eso_spectrum(path)
+    with fits.open(path) as hdul:
+        data, header = hdul[0].data, hdul[0].header
+    assert s.meta["format"] == "s1d" and s.flux.size == 4000 and s.error is None
+    assert s.wavelength[0] == header["CRVAL1"] == 3781.19
+    assert s.wavelength[-1] == pytest.approx(3781.19 + 3999 * 0.01)
+    np.testing.assert_array_equal(s.flux[[0, 2000, 3999]], data[[0, 2000, 3999]])
+    assert s.meta["object"] == "Gl581" and s.meta["berv_kms"] == pytest.approx(-23.5438771778635)
+
+
+def test_a_real_espresso_s1d_table_reads_in_air_with_its_quality_flags():
+    path = os.path.join(DATA, "ESPRESSO_S1D_trimmed.fits")
+    s = read_eso_spectrum(path)
+    with fits.open(path) as hdul:
+        table, header = hdul[1].data, hdul[0].header
+    assert s.meta["format"] == "table" and s.meta["instrument"] == "ESPRESSO"
+    assert s.flux.size == 5000
+    np.testing.assert_array_equal(s.wavelength, table["wavelength_air"])  # air, as HARPS
+    assert s.wavelength[0] == pytest.approx(3770.9314005522947)
+    bad = table["quality"] != 0
+    assert s.meta["n_flagged"] == bad.sum() == 1693
+    assert np.all(np.isinf(s.error[bad])) and np.all(np.isfinite(s.error[~bad]))
+    np.testing.assert_allclose(s.error[~bad], table["error"][~bad], rtol=1e-6)
+    np.testing.assert_allclose(s.flux[[2000, 4999]], table["flux"][[2000, 4999]], rtol=1e-6)
+    assert s.meta["berv_kms"] == header["HIERARCH ESO QC BERV"]
+
+
+def test_files_of_three_layouts_come_onto_one_grid():
+    files = [os.path.join(DATA, f"{n}_trimmed.fits") for n in ("HARPS_ADP", "HARPS_s1d",
+                                                                "ESPRESSO_S1D")]  # fmt: skip
+    s = read_spectra(files, wavelength_range="common", with_error=True, progress=False)
+    # The ADP file starts last (3781.43 A) and ends first (3821.42 A).
+    assert s.wavelength[0] == pytest.approx(3781.43, abs=0.01)
+    assert s.wavelength[-1] <= 3821.43 and np.isfinite(s.flux).all()
+    assert list(s.meta["format"]) == ["adp", "s1d", "table"]
+    # ESPRESSO's flagged blue end reaches into the range: flagged there, never NaN.
+    assert np.isinf(s.error[2]).sum() > 0 and not np.isnan(s.error[2]).any()
+    flagged_to = s.wavelength[np.isinf(s.error[2])].max()
+    assert flagged_to == pytest.approx(3781.6, abs=0.05)
+
+
+def test_adp_columns_in_nanometres_and_quality_flags(tmp_path, harps_like):
+    """X-shooter and UVES ADP files give WAVE in nm and a QUAL column."""
+    wave, flux, err = harps_like
+    n = wave.size
+    qual = np.zeros(n, dtype=np.int32)
+    qual[10:20] = 4
+    cols = [
+        fits.Column(name="WAVE", format=f"{n}D", unit="nm", array=(wave / 10)[None]),
+        fits.Column(name="FLUX_REDUCED", format=f"{n}E", array=flux[None]),
+        fits.Column(name="ERR_REDUCED", format=f"{n}E", array=err[None]),
+        fits.Column(name="QUAL", format=f"{n}J", array=qual[None]),
+    ]
+    table = fits.BinTableHDU.from_columns(cols, name="SPECTRUM")
+    fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp_path / "ADP.xsh.fits")
+    s = read_eso_spectrum(tmp_path / "ADP.xsh.fits")
+    np.testing.assert_allclose(s.wavelength, wave, rtol=1e-12)
+    np.testing.assert_array_equal(s.flux, flux)
+    assert np.isinf(s.error[10:20]).all() and np.array_equal(s.error[20:], err[20:])
+    assert s.meta["n_flagged"] == 10
 
 
 # ------------------------------------------------------------------ many files

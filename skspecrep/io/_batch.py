@@ -260,13 +260,22 @@ def _on_grid_row(spectrum, grid, with_error, must_cover) -> _Row:
     flux = _on_grid(wave, spectrum.flux, grid)
     error = None
     if with_error:
-        error = (
-            np.full(grid.size, np.nan, np.float32)
-            if spectrum.error is None
-            else _on_grid(wave, spectrum.error, grid)
-        )
+        error = _error_on_grid(wave, spectrum.error, grid)
     meta = {**spectrum.meta, "wave_first": float(wave[0]), "wave_last": float(wave[-1])}
     return _Row(np.asarray(flux, np.float32), error, meta, None)
+
+
+def _error_on_grid(wave, error, grid) -> np.ndarray:
+    """Uncertainties on the grid; a grid pixel that touches a flagged (infinite) one is flagged."""
+    if error is None:
+        return np.full(grid.size, np.nan, np.float32)
+    flagged = np.isinf(error)
+    if not flagged.any():
+        return _on_grid(wave, error, grid)
+    # Interpolating inf itself would give NaN where a grid pixel falls exactly on it.
+    out = np.array(_on_grid(wave, np.where(flagged, 0.0, error), grid), dtype=np.float32)
+    out[_on_grid(wave, flagged.astype(np.float32), grid) > 0] = np.inf
+    return out
 
 
 def _read_row(path, grid, with_error, must_cover):

@@ -1,4 +1,4 @@
-"""Reading one ESO/HARPS 1-D spectrum: Phase-3 ADP tables and DRS s1d images."""
+"""Reading one ESO 1-D spectrum: Phase-3 ADP tables, DRS s1d images, ESPRESSO S1D tables."""
 
 from __future__ import annotations
 
@@ -22,8 +22,18 @@ _KEYWORDS = {
     "wavelmin_nm": "WAVELMIN",
     "wavelmax_nm": "WAVELMAX",
     "spec_bin_nm": "SPEC_BIN",
-    "berv_kms": "HIERARCH ESO DRS BERV",
+    "berv_kms": ("HIERARCH ESO DRS BERV", "HIERARCH ESO QC BERV"),
+    "instrument": "INSTRUME",
 }
+# Column names, most preferred first (case-insensitive). Air wavelengths come
+# first, as HARPS ADP files give them, so that spectra of several instruments
+# share one frame.
+_WAVE = ("WAVE_AIR", "WAVELENGTH_AIR", "WAVE", "WAVELENGTH", "LAMBDA")
+_FLUX = ("FLUX", "FLUX_REDUCED")
+_ERROR = ("ERR", "ERROR", "ERR_REDUCED", "FLUX_ERR", "SIGMA")
+_QUALITY = ("QUAL", "QUALITY")
+# Angstrom per unit of a wavelength column's TUNIT.
+_ANGSTROM = {"angstrom": 1.0, "a": 1.0, "aa": 1.0, "nm": 10.0, "um": 1e4, "micron": 1e4}
 
 
 class Spectrum(NamedTuple):
@@ -39,12 +49,15 @@ class Spectrum(NamedTuple):
         possibly negative).
     error : ndarray of shape (n_pixels,) or None
         Flux uncertainty; None when the file has none or only NaN (older
-        ADP releases).
+        ADP releases). Pixels that the file flags as bad (a ``QUAL`` or
+        ``quality`` column, nonzero) have an infinite error, that is zero
+        inverse variance; their flux is left as stored.
     meta : dict
         Header values (None where missing): ``object``, ``snr``,
         ``exptime`` (s), ``mjd_obs``, ``spec_res``, ``specsys``,
-        ``wavelmin_nm``, ``wavelmax_nm``, ``spec_bin_nm``, ``berv_kms``, and
-        ``format`` (``"adp"`` or ``"s1d"``) and ``path``.
+        ``wavelmin_nm``, ``wavelmax_nm``, ``spec_bin_nm``, ``berv_kms``,
+        ``instrument``; ``format`` (``"adp"``, ``"s1d"`` or ``"table"``),
+        ``n_flagged`` (pixels flagged bad) and ``path``.
     """
 
     wavelength: np.ndarray
@@ -54,15 +67,23 @@ class Spectrum(NamedTuple):
 
 
 def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
-    """Read a HARPS 1-D spectrum: an ESO Phase-3 ADP file or a DRS s1d file.
+    """Read an ESO 1-D spectrum: a Phase-3 ADP file, a DRS s1d image or an S1D table.
 
-    Two layouts are recognised from the file itself:
+    Three layouts are recognised from the file itself:
 
-    - **ADP** (``ADP.*.fits`` from the ESO archive): the primary HDU has no
-      data; extension 1, ``EXTNAME='SPECTRUM'``, is a binary table with one
-      row and array columns ``WAVE`` (Angstrom), ``FLUX`` and ``ERR``.
-    - **s1d** (older DRS products): the primary HDU is the 1-D flux, on the
+    - **ADP** (``ADP.*.fits`` from the ESO archive, as HARPS, FEROS, UVES,
+      X-shooter and ESPRESSO products are): the primary HDU has no data;
+      extension 1, ``EXTNAME='SPECTRUM'``, is a binary table with one row
+      and array columns ``WAVE``, ``FLUX`` (or ``FLUX_REDUCED``) and ``ERR``
+      (or ``ERR_REDUCED``), and possibly ``QUAL``.
+    - **s1d** (HARPS DRS products): the primary HDU is the 1-D flux, on the
       linear grid ``CRVAL1 + (pixel + 1 - CRPIX1) * CDELT1`` in Angstrom.
+    - **table** (ESPRESSO DRS ``S1D`` products): extension 1 is a table of
+      one row per pixel, with columns ``wavelength`` (vacuum),
+      ``wavelength_air``, ``flux``, ``error`` and ``quality``.
+
+    Wavelengths are returned in Angstrom (a column's ``TUNIT`` of nm or um is
+    converted), in air where the file gives both air and vacuum.
 
     Parameters
     ----------
@@ -110,10 +131,9 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
             header = hdul[0].header
             if hdul[0].data is not None and hdul[0].header.get("NAXIS") == 1:
                 wavelength, flux, error = _read_s1d(hdul[0])
-                layout = "s1d"
+                layout, flagged = "s1d", 0
             elif "SPECTRUM" in hdul or len(hdul) > 1:
-                wavelength, flux, error = _read_adp(hdul)
-                layout = "adp"
+                layout, (wavelength, flux, error, flagged) = _read_table(hdul)
             else:
                 raise ValueError(
                     "neither an ADP file (no SPECTRUM extension) nor an s1d file "
@@ -125,6 +145,7 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
             raise SpectrumReadError(path, str(exc)) from exc
         meta = {name: _header_value(header, key) for name, key in _KEYWORDS.items()}
     meta["format"] = layout
+    meta["n_flagged"] = flagged
     meta["path"] = path
     if wavelength.shape != flux.shape:
         raise SpectrumReadError(path, f"WAVE has {wavelength.size} values but FLUX has {flux.size}")
@@ -133,32 +154,59 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
     return Spectrum(wavelength, flux, error, meta)
 
 
-def _header_value(header, key):
-    value = header.get(key)
-    return None if value is None or isinstance(value, fits.card.Undefined) else value
+def _header_value(header, keys):
+    for key in (keys,) if isinstance(keys, str) else keys:
+        value = header.get(key)
+        if value is not None and not isinstance(value, fits.card.Undefined):
+            return value
+    return None
 
 
-def _read_adp(hdul):
+def _read_table(hdul):
+    """``(layout, (wavelength, flux, error, n_flagged))`` of an ADP or S1D table."""
     hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
     if not isinstance(hdu, fits.BinTableHDU):
-        raise ValueError(f"extension {hdu.name!r} is not a binary table")
+        raise ValueError(f"extension {hdu.name or 1!r} is not a binary table")
     names = {name.upper(): name for name in hdu.columns.names}
-    missing = [c for c in ("WAVE", "FLUX") if c not in names]
+    found = {
+        role: next((names[c] for c in choices if c in names), None)
+        for role, choices in (("wave", _WAVE), ("flux", _FLUX), ("error", _ERROR),
+                              ("quality", _QUALITY))
+    }  # fmt: skip
+    missing = [role.upper() for role in ("wave", "flux") if found[role] is None]
     if missing:
         raise ValueError(
-            f"the SPECTRUM table lacks column(s) {', '.join(missing)}; it has {hdu.columns.names}"
+            f"the spectrum table lacks column(s) {', '.join(missing)}; it has {hdu.columns.names}"
         )
-    if len(hdu.data) != 1:
-        raise ValueError(f"the SPECTRUM table should have one row; it has {len(hdu.data)}")
-    # astropy gives each array column as shape (1, N).
-    wavelength = np.asarray(hdu.data[names["WAVE"]], dtype=np.float64).reshape(-1)
-    flux = np.asarray(hdu.data[names["FLUX"]], dtype=np.float32).reshape(-1)
-    error = None
-    if "ERR" in names:
-        error = np.asarray(hdu.data[names["ERR"]], dtype=np.float32).reshape(-1)
-        if np.all(np.isnan(error)):
-            error = None
-    return wavelength, flux, error
+    if len(hdu.data) == 1 and hdu.columns[found["flux"]].array.ndim > 1:
+        layout = "adp"  # one row of array columns; astropy gives them as (1, N)
+    elif len(hdu.data) > 1 and hdu.data[found["flux"]].ndim == 1:
+        layout = "table"  # one row per pixel
+    else:
+        raise ValueError(
+            f"the spectrum table has {len(hdu.data)} rows and is neither one row of array "
+            "columns (ADP) nor one row per pixel (S1D)"
+        )
+
+    def column(role, dtype):
+        return None if found[role] is None else np.asarray(hdu.data[found[role]], dtype).ravel()
+
+    unit = (hdu.columns[found["wave"]].unit or "angstrom").strip().lower()
+    if unit not in _ANGSTROM:
+        raise ValueError(f"wavelength unit {unit!r} of column {found['wave']} is not known")
+    wavelength = column("wave", np.float64) * _ANGSTROM[unit]
+    flux = column("flux", np.float32)
+    error = column("error", np.float32)
+    if error is not None and np.all(np.isnan(error)):
+        error = None
+    quality = column("quality", np.int64)
+    flagged = 0
+    if quality is not None and np.any(quality != 0):
+        bad = quality != 0
+        flagged = int(bad.sum())
+        error = np.full(flux.shape, np.nan, np.float32) if error is None else error.copy()
+        error[bad] = np.inf
+    return layout, (wavelength, flux, error, flagged)
 
 
 def _read_s1d(hdu):
