@@ -169,7 +169,7 @@ def _spectra_arguments(parser):
         help="for .npy spectra: a .npy of the wavelength of each pixel, for the figures",
     )
     fits = parser.add_argument_group(
-        "FITS input",
+        "spectrum files",
         "How files of differing coverage come onto one grid. By default the grid is the "
         "first file's, trimmed to the range every file covers.",
     )
@@ -201,6 +201,12 @@ def _spectra_arguments(parser):
         default="raise",
         help="on a file that cannot be read or does not cover the range: stop naming it "
         "(raise, the default) or leave it out and list it in skipped.csv (skip)",
+    )
+    fits.add_argument(
+        "--format",
+        help="the files' format: a specutils format name such as 'SDSS-III/IV spec' "
+        "(needs specutils), or 'eso'; by default ESO layouts are recognised and other "
+        "files are left to specutils' identification",
     )
     fits.add_argument(
         "--n-jobs",
@@ -279,6 +285,7 @@ class GridChoice:
     on_error: str = "raise"
     n_jobs: int = 1
     reason: str = ""
+    format: str | None = None
 
     @classmethod
     def from_args(cls, args) -> GridChoice:
@@ -309,7 +316,7 @@ class GridChoice:
                 wavelength = low * np.exp(ratio * np.arange(n))
             if n < 2:
                 raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.")
-        return cls(wavelength, window, args.on_error, args.n_jobs)
+        return cls(wavelength, window, args.on_error, args.n_jobs, format=args.format)
 
     @property
     def is_default(self) -> bool:
@@ -377,10 +384,10 @@ def load_spectra(
                 f"{spec}: expected a float array of shape (n_spectra, n_pixels); "
                 f"got {X.dtype} of shape {X.shape}."
             )
-        if not grid.is_default or grid.on_error != "raise" or grid.n_jobs != 1:
+        if not grid.is_default or grid.on_error != "raise" or grid.n_jobs != 1 or grid.format:
             raise InputError(
-                "--wavelength-range, --wavelength-step, --log-step, --on-error and --n-jobs "
-                "are for FITS files; a .npy array is already on one grid."
+                "--wavelength-range, --wavelength-step, --log-step, --on-error, --format and "
+                "--n-jobs are for spectrum files; a .npy array is already on one grid."
             )
         wavelength = None
         if wavelength_file is not None:
@@ -400,11 +407,12 @@ def load_spectra(
                 wavelength_range=grid.window or "common",
                 on_error=grid.on_error,
                 n_jobs=grid.n_jobs,
+                format=grid.format,
                 progress=not quiet,
             )
         except SpectrumReadError as exc:
             raise InputError(f"{exc}. Pass --on-error skip to leave such files out.") from None
-        except ValueError as exc:
+        except (ValueError, ImportError) as exc:
             raise InputError(str(exc)) from None
         _say_grid(spectra, len(files), time.perf_counter() - start, grid, staging.parent)
         if len(spectra.flux) < 2:
@@ -718,6 +726,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             on_error=grid.on_error,
             n_jobs=grid.n_jobs,
             reason="the model's grid",
+            format=grid.format,
         )
     out = _output_dir(args.output)
     staging = out / _STAGED

@@ -368,7 +368,7 @@ def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
          "is not a skspecrep model file"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
         (["fit", "{d}/X.npy", "--wavelength-range", "5000", "5010", "--output", "{t}"],
-         "are for FITS files"),
+         "are for spectrum files"),
         (["fit", "{d}/X.npy", "--log-step", "2", "--output", "{t}"],
          "--log-step needs --wavelength-range"),
         (["fit", "{d}/X.npy", "--wavelength-range", "5010", "5000", "--output", "{t}"],

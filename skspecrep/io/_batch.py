@@ -16,7 +16,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .._preprocessing import _check_grid
-from ._eso import SpectrumReadError, read_eso_spectrum
+from ._eso import SpectrumReadError
+from ._specutils import read_spectrum
 
 
 class SpectraSet(NamedTuple):
@@ -55,11 +56,13 @@ def read_spectra(
     with_error: bool = False,
     on_error: str = "raise",
     n_jobs: int | None = None,
+    format: str | None = None,
     progress: bool = True,
 ) -> SpectraSet:
     """Read many 1-D spectra onto one wavelength grid.
 
-    Each file is read with :func:`read_eso_spectrum` and, unless it is
+    Each file is read with :func:`read_spectrum` (the ESO layouts, or any
+    format specutils reads) and, unless it is
     already on the grid, linearly interpolated onto it. With ``out``, rows
     are written one by one into a float32 ``.npy`` file opened as a memory
     map, so an archive of 270,000 spectra never sits in memory;
@@ -98,6 +101,10 @@ def read_spectra(
         Files read in parallel by this many processes (joblib; -1: all
         cores); None or 1 reads them one by one. The spectra, the errors and
         the skip list are the same, in the same order, whatever ``n_jobs``.
+    format : str, default=None
+        The files' format, as for :func:`read_spectrum`: None recognises the
+        ESO layouts and leaves other files to specutils' identification;
+        ``"eso"``, or a specutils format name such as ``"SDSS-III/IV spec"``.
     progress : bool, default=True
         Show a progress bar.
 
@@ -153,7 +160,7 @@ def read_spectra(
                 break
             bar.update()
             try:
-                spectrum = read_eso_spectrum(path)
+                spectrum = read_spectrum(path, format=format)
                 grid = _restrict(spectrum.wavelength, window, path)
             except SpectrumReadError as exc:
                 if on_error == "raise":
@@ -163,7 +170,9 @@ def read_spectra(
             first = _on_grid_row(spectrum, grid, with_error, window is not None)
             pending = itertools.chain([first], pending)
         results = stack.enter_context(
-            contextlib.closing(_results(pending, grid, with_error, window is not None, n_jobs))
+            contextlib.closing(
+                _results(pending, grid, with_error, window is not None, n_jobs, format)
+            )
         )
         for result in results:
             if not isinstance(result, _Row) or result.path is not None:
@@ -278,22 +287,23 @@ def _error_on_grid(wave, error, grid) -> np.ndarray:
     return out
 
 
-def _read_row(path, grid, with_error, must_cover):
+def _read_row(path, grid, with_error, must_cover, format):
     """A file's row on the grid, or the SpectrumReadError (returned, to cross processes)."""
     try:
-        return _on_grid_row(read_eso_spectrum(path), grid, with_error, must_cover)._replace(
-            path=path
-        )
+        spectrum = read_spectrum(path, format=format)
+        return _on_grid_row(spectrum, grid, with_error, must_cover)._replace(path=path)
     except SpectrumReadError as exc:
         return exc
 
 
-def _results(pending, grid, with_error, must_cover, n_jobs):
+def _results(pending, grid, with_error, must_cover, n_jobs, format):
     """Rows (and errors) in file order; files read by ``n_jobs`` processes."""
     if n_jobs is None or n_jobs == 1:
         for item in pending:
             yield (
-                item if isinstance(item, _Row) else _read_row(item, grid, with_error, must_cover)
+                item
+                if isinstance(item, _Row)
+                else _read_row(item, grid, with_error, must_cover, format)
             )
         return
     from joblib import Parallel, delayed
@@ -307,7 +317,7 @@ def _results(pending, grid, with_error, must_cover, n_jobs):
         pending = itertools.chain([head], pending)
     # Ordered results from a generator keep memory to the few rows in flight.
     rows = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_read_row)(path, grid, with_error, must_cover) for path in pending
+        delayed(_read_row)(path, grid, with_error, must_cover, format) for path in pending
     )
     try:
         for row in rows:  # noqa: UP028 (yield from would close rows before the finally)

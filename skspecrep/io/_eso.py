@@ -57,7 +57,8 @@ class Spectrum(NamedTuple):
         ``exptime`` (s), ``mjd_obs``, ``spec_res``, ``specsys``,
         ``wavelmin_nm``, ``wavelmax_nm``, ``spec_bin_nm``, ``berv_kms``,
         ``instrument``; ``format`` (``"adp"``, ``"s1d"`` or ``"table"``),
-        ``n_flagged`` (pixels flagged bad) and ``path``.
+        ``flux_unit`` (the file's, or None), ``n_flagged`` (pixels flagged
+        bad) and ``path``.
     """
 
     wavelength: np.ndarray
@@ -131,9 +132,9 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
             header = hdul[0].header
             if hdul[0].data is not None and hdul[0].header.get("NAXIS") == 1:
                 wavelength, flux, error = _read_s1d(hdul[0])
-                layout, flagged = "s1d", 0
+                layout, flagged, unit = "s1d", 0, _header_value(header, "BUNIT")
             elif "SPECTRUM" in hdul or len(hdul) > 1:
-                layout, (wavelength, flux, error, flagged) = _read_table(hdul)
+                layout, (wavelength, flux, error, flagged, unit) = _read_table(hdul)
             else:
                 raise ValueError(
                     "neither an ADP file (no SPECTRUM extension) nor an s1d file "
@@ -145,6 +146,7 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
             raise SpectrumReadError(path, str(exc)) from exc
         meta = {name: _header_value(header, key) for name, key in _KEYWORDS.items()}
     meta["format"] = layout
+    meta["flux_unit"] = unit
     meta["n_flagged"] = flagged
     meta["path"] = path
     if wavelength.shape != flux.shape:
@@ -163,7 +165,7 @@ def _header_value(header, keys):
 
 
 def _read_table(hdul):
-    """``(layout, (wavelength, flux, error, n_flagged))`` of an ADP or S1D table."""
+    """``(layout, (wavelength, flux, error, n_flagged, flux_unit))`` of an ADP or S1D table."""
     hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
     if not isinstance(hdu, fits.BinTableHDU):
         raise ValueError(f"extension {hdu.name or 1!r} is not a binary table")
@@ -206,7 +208,7 @@ def _read_table(hdul):
         flagged = int(bad.sum())
         error = np.full(flux.shape, np.nan, np.float32) if error is None else error.copy()
         error[bad] = np.inf
-    return layout, (wavelength, flux, error, flagged)
+    return layout, (wavelength, flux, error, flagged, hdu.columns[found["flux"]].unit)
 
 
 def _read_s1d(hdu):
