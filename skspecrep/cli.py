@@ -26,12 +26,15 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
 from . import (
+    HARPSPreprocessor,
     InformativeDimensionSelector,
     LatentCorrelationScorer,
     MedianNormalizer,
     SpectralAutoencoder,
+    WavelengthResampler,
     __version__,
 )
+from ._preprocessing import HARPS_RANGE
 from .datasets import make_stellar_spectra
 from .exceptions import (
     CheckpointError,
@@ -39,6 +42,7 @@ from .exceptions import (
     NonFiniteRowError,
     NonPositiveMedianError,
     PosteriorCollapseWarning,
+    SpectrumQualityWarning,
     SpectrumReadError,
     TrainingInterruptedWarning,
     TrainingNotConvergedWarning,
@@ -102,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _spectra_arguments(fit)
-    _model_options(fit, n_components=16, epochs=50, lr=1e-3)
+    _model_options(fit, n_components=16, epochs=50, lr=1e-3, recipes=True)
     fit.add_argument(
         "--validation-fraction",
         type=float,
@@ -223,19 +227,75 @@ def _spectra_arguments(parser):
     )
 
 
-def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1):
+#: Model settings of each ``--recipe``; an option given on the command line wins.
+#: The paper's KL weight 0.3 multiplied the KL averaged over 128 latents; the
+#: estimator's beta multiplies the sum. Its warm-up (0 for 5,000 iterations,
+#: then up to 20,000) is set in epochs from the number of training spectra.
+RECIPES = {
+    "default": {
+        "architecture": "auto", "n_components": 16, "epochs": 50, "beta": 1e-4, "lr": 1e-3,
+        "batch_size": 32, "kl_warmup": (1.0, 10.0),
+    },
+    "sedaghat2021": {
+        "architecture": "sedaghat2021", "n_components": 128, "epochs": 182, "beta": 0.3 / 128,
+        "lr": 1e-4, "batch_size": 32, "kl_warmup": None,
+    },
+}  # fmt: skip
+_PAPER_WARMUP_ITERATIONS = (5_000, 20_000)
+
+
+def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1, recipes=False):
+    """The model options; with ``recipes``, their defaults come from ``--recipe``."""
+    later = {} if not recipes else {"default": None}
+    if recipes:
+        parser.add_argument(
+            "--recipe",
+            choices=sorted(RECIPES),
+            default="default",
+            help="sedaghat2021: the paper's HARPS recipe in one flag (trim to 3785-6910 A on "
+            "the 0.01 A grid, pad to 327,680 pixels, mask pads and CCD gap, masked-median "
+            "normalisation, its network with 128 latents, beta 0.3/128 with the KL warm-up "
+            "over iterations 5,000-20,000, lr 1e-4, 182 epochs, sampling 1/count per star "
+            "from OBJECT, noise-only spectra weighted 0); the options below override it",
+        )
+        parser.add_argument(
+            "--architecture",
+            choices=["auto", "sedaghat2021"],
+            **later,
+            help="network: sized from the pixel count, or the paper's (needs 327,680 pixels)",
+        )
+        parser.add_argument(
+            "--kl-warmup",
+            type=float,
+            nargs=2,
+            metavar=("START", "END"),
+            **later,
+            help="epochs over which the KL weight rises from 0 to beta (default 1 10)",
+        )
     parser.add_argument(
         "--n-components",
         type=int,
-        default=n_components,
+        default=None if recipes else n_components,
         help=f"bottleneck width (default {n_components})",
     )
     parser.add_argument(
-        "--epochs", type=int, default=epochs, help=f"training epochs (default {epochs})"
+        "--epochs",
+        type=int,
+        default=None if recipes else epochs,
+        help=f"training epochs (default {epochs})",
     )
-    parser.add_argument("--beta", type=float, default=1e-4, help="KL weight (default 1e-4)")
-    parser.add_argument("--lr", type=float, default=lr, help=f"learning rate (default {lr:g})")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument(
+        "--beta", type=float, default=None if recipes else 1e-4, help="KL weight (default 1e-4)"
+    )
+    parser.add_argument(
+        "--lr", type=float, default=None if recipes else lr, help=f"learning rate (default {lr:g})"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None if recipes else 32,
+        help="batch size (default 32)",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     parser.add_argument(
         "--virtual-rv",
@@ -357,7 +417,7 @@ def load_spectra(
     quiet=False,
     grid: GridChoice | None = None,
 ):
-    """Spectra as a memory map, their wavelength grid (or None), ids and the preprocessing.
+    """Spectra as a memory map, their grid (or None), ids, preprocessing and file metadata.
 
     A ``.npy`` array is mapped where it lies. FITS files are read one by one
     into the ``.npy`` file ``staging``, so that no archive is ever held in
@@ -394,6 +454,7 @@ def load_spectra(
             wavelength = _load_wavelength(wavelength_file, X.shape[1])
         ids = np.arange(len(X)).astype(str)
         normalize = normalize or "none"
+        meta = None
     else:
         if wavelength_file is not None:
             raise InputError("--wavelength is for .npy input; FITS files carry their own grid.")
@@ -419,11 +480,11 @@ def load_spectra(
             raise InputError(
                 f"Only {len(spectra.flux)} spectrum could be read: nothing to learn from."
             )
-        X, wavelength = spectra.flux, spectra.wavelength
+        X, wavelength, meta = spectra.flux, spectra.wavelength, spectra.meta
         ids = np.array([os.path.basename(p) for p in spectra.meta["path"]])
         normalize = normalize or "median"
     steps = [("normalize", MedianNormalizer())] if normalize == "median" else []
-    return X, wavelength, ids, steps
+    return X, wavelength, ids, steps, meta
 
 
 #: Bytes of spectra held in memory at a time while they are checked and preprocessed.
@@ -433,6 +494,8 @@ _BLOCK_BYTES = 2**26
 _STAGED = "spectra.npy"
 #: The model ``fit`` writes, in the output folder.
 _MODEL = "model.skspecrep"
+#: Spectra as the model sees them when preprocessing changes their pixel count.
+_MODEL_INPUT = "model_input.npy"
 
 
 def prepare_spectra(X, preprocess, ids, staging: Path, *, fit: bool = False):
@@ -440,21 +503,20 @@ def prepare_spectra(X, preprocess, ids, staging: Path, *, fit: bool = False):
 
     ``preprocess`` is a transformer or None; with ``fit`` it is fitted on
     the first block, which suffices for the command's preprocessing (median
-    normalisation learns nothing but the pixel count). The result is the
-    float32 ``.npy`` file ``staging`` opened as a memory map. FITS spectra,
-    which :func:`load_spectra` read into ``staging``, are rewritten in
-    place; a ``.npy`` input is never written to. A ``.npy`` input that needs
-    no preprocessing is returned as it is: the autoencoder checks each batch
-    as it reads it (see :func:`_non_finite`), and a scan here would read it
-    all first.
+    normalisation and the HARPS recipe learn nothing but the pixel grid).
+    The result is a float32 ``.npy`` file opened as a memory map. FITS
+    spectra, which :func:`load_spectra` read into ``staging``, are rewritten
+    in place, unless the preprocessing changes the pixel count (the HARPS
+    recipe pads to 327,680): then they go to ``model_input.npy`` beside it.
+    A ``.npy`` input is never written to. A ``.npy`` input that needs no
+    preprocessing is returned as it is: the autoencoder checks each batch as
+    it reads it (see :func:`_non_finite`), and a scan here would read it all
+    first.
     """
     in_place = getattr(X, "mode", None) == "r+"  # read from FITS into staging
     if preprocess is None and not in_place:
         return X
-    if in_place:
-        out = X
-    else:
-        out = np.lib.format.open_memmap(staging, mode="w+", dtype=np.float32, shape=X.shape)
+    out = target = None
     rows = max(1, _BLOCK_BYTES // (4 * X.shape[1]))
     for start in range(0, len(X), rows):
         block = np.asarray(X[start : start + rows])
@@ -465,16 +527,27 @@ def prepare_spectra(X, preprocess, ids, staging: Path, *, fit: bool = False):
             if fit and start == 0:
                 preprocess.fit(block)
             try:
-                block = preprocess.transform(block)
+                with warnings.catch_warnings():
+                    # Noise-only spectra: the recipe weighs them out and says so once.
+                    warnings.simplefilter("ignore", SpectrumQualityWarning)
+                    block = preprocess.transform(block)
             except NonPositiveMedianError as exc:
                 raise InputError(
                     f"Spectrum {ids[start + exc.rows[0]]} has a median flux that is not "
                     "positive, so it cannot be normalised: drop it, or pass --normalize none."
                 ) from None
+        if out is None:
+            if in_place and block.shape[1] == X.shape[1]:
+                out, target = X, staging
+            else:
+                target = staging if not in_place else staging.with_name(_MODEL_INPUT)
+                shape = (len(X), block.shape[1])
+                out = np.lib.format.open_memmap(target, mode="w+", dtype=np.float32, shape=shape)
+        if out is not X or preprocess is not None:
             out[start : start + rows] = block
     out.flush()
     del out
-    return np.load(staging, mmap_mode="r")
+    return np.load(target, mmap_mode="r")
 
 
 def _load_wavelength(path: Path, n_pixels: int) -> np.ndarray:
@@ -641,14 +714,22 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    paper = args.recipe == "sedaghat2021"
+    for name, value in RECIPES[args.recipe].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     _check_positive(args, "n_components", "epochs", "batch_size", "seeds")
     if not 0 <= args.validation_fraction < 1:
         raise InputError(
             f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
         )
+    if paper and args.normalize is not None:
+        raise InputError(
+            "--recipe sedaghat2021 normalises as the paper did; leave out --normalize."
+        )
     out = _output_dir(args.output)
     staging = out / _STAGED
-    X, wavelength, ids, steps = load_spectra(
+    X, wavelength, ids, steps, meta = load_spectra(
         args.spectra,
         staging=staging,
         wavelength_file=args.wavelength,
@@ -662,19 +743,30 @@ def run_fit(args: argparse.Namespace) -> int:
         checkpoint.unlink(missing_ok=True)
     elif checkpoint.exists():
         print(f"Resuming from {checkpoint} (--restart trains anew).")
+    extra, sample_weight = {}, None
+    if paper:
+        steps = [("harps", _harps_recipe(wavelength))]
     pre = Pipeline(steps) if steps else None
     X_model = prepare_spectra(X, pre, ids, staging, fit=True)
+    if paper:
+        harps = steps[0][1]
+        wavelength = harps.wavelength_
+        extra["pixel_mask"] = harps.pixel_mask_
+        sample_weight = _star_weights(meta, _noise_only(harps, X))
+        if args.kl_warmup is None:
+            args.kl_warmup = _paper_warmup(len(X), args.validation_fraction, args.batch_size)
     ae = _autoencoder(
         args,
         wavelength,
         validation_fraction=args.validation_fraction or None,
         checkpoint=checkpoint,
         device=args.device,
+        **extra,
     )
-    print(f"Training on {X.shape[0]} spectra of {X.shape[1]} pixels ...")
+    print(f"Training on {X_model.shape[0]} spectra of {X_model.shape[1]} pixels ...")
     start = time.perf_counter()
     try:
-        _fit(ae, X_model)
+        _fit(ae, X_model, sample_weight)
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
     except NonFiniteRowError as exc:
@@ -696,7 +788,7 @@ def run_fit(args: argparse.Namespace) -> int:
     model_file = save_model(model, out / _MODEL)
     print(f"Model: {model_file} (skspecrep.io.load_model reads it)")
     codes = _write_codes(ae, X_model, ids, out)
-    stability = _stability(ae, X_model, labels, args)
+    stability = _stability(ae, X_model, labels, args, sample_weight)
     _analyse(
         ae, X_model, codes, labels, wavelength, args,
         title=f"skspecrep fit: {args.spectra}", stability=stability,
@@ -713,13 +805,13 @@ def run_analyze(args: argparse.Namespace) -> int:
         )
     ae = model[-1]
     grid = GridChoice.from_args(args)
-    if ae.wavelength is not None and not Path(args.spectra).suffix == ".npy":
+    model_grid = _read_grid(model)
+    if model_grid is not None and not Path(args.spectra).suffix == ".npy":
         if not grid.is_default:
             raise InputError(
                 "The model holds its wavelength grid: 'analyze' reads the files onto it, "
                 "so --wavelength-range, --wavelength-step and --log-step do not apply."
             )
-        model_grid = np.asarray(ae.wavelength, dtype=np.float64)
         grid = GridChoice(
             wavelength=model_grid,
             window=(model_grid[0], model_grid[-1]),
@@ -730,7 +822,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         )
     out = _output_dir(args.output)
     staging = out / _STAGED
-    X, wavelength, ids, _ = load_spectra(
+    X, wavelength, ids, _, _ = load_spectra(
         args.spectra,
         staging=staging,
         wavelength_file=args.wavelength,
@@ -738,10 +830,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         grid=grid,
     )
-    if X.shape[1] != ae.n_features_in_:
+    if X.shape[1] != model[0].n_features_in_:
         raise InputError(
             f"The spectra have {X.shape[1]} pixels but the model was trained on "
-            f"{ae.n_features_in_}; put them on the same grid first."
+            f"{model[0].n_features_in_}; put them on the same grid first."
         )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
     X_model = prepare_spectra(X, model[:-1] if len(model) > 1 else None, ids, staging)
@@ -756,6 +848,73 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _harps_recipe(wavelength) -> HARPSPreprocessor:
+    if wavelength is None:
+        raise InputError(
+            "--recipe sedaghat2021 resamples the spectra onto the HARPS grid: give their "
+            "wavelengths (--wavelength for .npy spectra)."
+        )
+    lo, hi = HARPS_RANGE
+    if wavelength[0] > lo + 1e-6 or wavelength[-1] < hi - 1e-6:
+        raise InputError(
+            f"--recipe sedaghat2021 needs spectra covering {lo:g}-{hi:g} A; the grid covers "
+            f"{wavelength[0]:.2f}-{wavelength[-1]:.2f} A."
+        )
+    return HARPSPreprocessor(wavelength)
+
+
+def _noise_only(harps: HARPSPreprocessor, X) -> np.ndarray:
+    """The paper's noise-only flags (raw median below 50), a block of rows at a time."""
+    rows = max(1, _BLOCK_BYTES // (4 * X.shape[1]))
+    return np.concatenate([harps.noise_only(X[i : i + rows]) for i in range(0, len(X), rows)])
+
+
+def _star_weights(meta: pd.DataFrame | None, noise_only: np.ndarray) -> np.ndarray:
+    """Sampling weight 1 / (spectra of the same star), from OBJECT; 0 for noise-only spectra.
+
+    A spectrum without an OBJECT counts as a star of its own.
+    """
+    n = len(noise_only)
+    weight = np.ones(n)
+    if meta is not None and "object" in meta:
+        names = meta["object"].astype("string").str.strip()
+        named = (names.notna() & (names != "")).to_numpy()
+        counts = names[named].value_counts()
+        weight[named] = 1.0 / names[named].map(counts).to_numpy(dtype=float)
+        n_stars = len(counts) + int((~named).sum())
+        print(
+            f"Sampling weight 1/count per star (OBJECT): {n} spectra of {n_stars} stars, "
+            f"up to {int(counts.max()) if len(counts) else 1} spectra per star."
+        )
+    else:
+        print("Sampling: the spectra carry no OBJECT, so every spectrum counts once.")
+    if noise_only.any():
+        weight[noise_only] = 0.0
+        print(
+            f"{int(noise_only.sum())} spectra are noise only (raw median flux below 50) and "
+            "get weight 0, as the paper left them out."
+        )
+    if not np.any(weight > 0):
+        raise InputError("Every spectrum is noise only (raw median flux below 50).")
+    return weight
+
+
+def _paper_warmup(n_spectra: int, validation_fraction: float, batch_size: int):
+    """The paper's KL warm-up, iterations 5,000 to 20,000, in epochs of this data set."""
+    n_train = n_spectra - int(np.ceil(validation_fraction * n_spectra))
+    steps = -(-n_train // batch_size)
+    return tuple(i / steps for i in _PAPER_WARMUP_ITERATIONS)
+
+
+def _read_grid(model: Pipeline):
+    """The grid that new files are read onto for ``model``: its first step's input grid."""
+    first = model[0]
+    if isinstance(first, HARPSPreprocessor | WavelengthResampler) and first.wavelength is not None:
+        return np.asarray(first.wavelength, dtype=np.float64)
+    wavelength = model[-1].wavelength
+    return None if wavelength is None else np.asarray(wavelength, dtype=np.float64)
 
 
 def _load_model(path: Path, *, allow_pickle: bool) -> Pipeline:
@@ -812,10 +971,16 @@ def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
             "--virtual-rv shifts spectra on their wavelength grid: give the wavelengths "
             "(--wavelength for .npy spectra)."
         )
+    settings = {}
+    if getattr(args, "architecture", None) is not None:
+        settings["architecture"] = args.architecture
+    if getattr(args, "kl_warmup", None) is not None:
+        settings["kl_warmup"] = tuple(args.kl_warmup)
     return SpectralAutoencoder(
         n_components=args.n_components,
         max_epochs=args.epochs,
         beta=args.beta,
+        **settings,
         lr=args.lr,
         batch_size=args.batch_size,
         # The grid travels with the model, so that 'analyze' reads new files onto it.
@@ -827,13 +992,13 @@ def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
     )
 
 
-def _fit(ae, X) -> SpectralAutoencoder:
+def _fit(ae, X, sample_weight=None) -> SpectralAutoencoder:
     """Fit, with fit's warnings said once, in the command's words, by :func:`_say_warnings`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingInterruptedWarning)
         warnings.simplefilter("ignore", PosteriorCollapseWarning)
         warnings.simplefilter("ignore", TrainingNotConvergedWarning)
-        return ae.fit(X)
+        return ae.fit(X, sample_weight=sample_weight)
 
 
 def _say_warnings(ae) -> None:
@@ -841,7 +1006,7 @@ def _say_warnings(ae) -> None:
         print(f"\nWarning: {problem}", file=sys.stderr)
 
 
-def _stability(ae, X, labels, args):
+def _stability(ae, X, labels, args, sample_weight=None):
     """The first model and ``--seeds - 1`` more trained alike from the next seeds, compared."""
     if args.seeds < 2:
         return None
@@ -849,7 +1014,7 @@ def _stability(ae, X, labels, args):
     for k in range(1, args.seeds):
         print(f"\nTraining seed {args.random_state + k} ({k + 1} of {args.seeds}) ...")
         other = clone(ae).set_params(random_state=args.random_state + k, checkpoint=None)
-        models.append(_fit(other, X))
+        models.append(_fit(other, X, sample_weight))
         _say_warnings(other)
     result = seed_stability(models, X, labels, random_state=args.random_state)
     print(

@@ -345,6 +345,49 @@ def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
     np.testing.assert_allclose(velocity, 200.0, rtol=1e-9)
 
 
+@pytest.mark.slow
+def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
+    """HARPS-sized ADP files of differing coverage, three stars, one noise-only spectrum."""
+    rng = np.random.RandomState(0)
+    wave = 3781.0 + 0.01 * np.arange(313_200)
+    for i, star in enumerate(["A", "A", "A", "A", "B", "B", "C"]):
+        cut = rng.randint(0, 30, size=2)
+        keep = slice(cut[0], wave.size - cut[1])
+        level = 20.0 if star == "C" else 500.0 + 100 * i  # C: below the paper's noise median
+        flux = (level * (1 + 0.1 * np.sin(wave[keep] / (3 + i)))).astype(np.float32)
+        columns = [
+            fits.Column(name="WAVE", format=f"{flux.size}D", array=wave[keep][None]),
+            fits.Column(name="FLUX", format=f"{flux.size}E", array=flux[None]),
+        ]
+        table = fits.BinTableHDU.from_columns(columns, name="SPECTRUM")
+        primary = fits.PrimaryHDU(header=fits.Header({"OBJECT": star}))
+        fits.HDUList([primary, table]).writeto(tmp_path / f"ADP.{i}.fits")
+    out = tmp_path / "paper"
+    code, stdout, err = run(
+        capsys, "fit", tmp_path / "ADP.*.fits", "--recipe", "sedaghat2021", "--epochs", "1",
+        "--n-components", "4", "--validation-fraction", "0", "--output", out, "--quiet",
+        "--no-report",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Sampling weight 1/count per star (OBJECT): 7 spectra of 3 stars, up to 4" in stdout
+    assert "1 spectra are noise only" in stdout
+    assert "Training on 7 spectra of 327680 pixels" in stdout
+    model = load_model(out / "model.skspecrep")
+    harps, ae = model[0], model[-1]
+    assert type(harps).__name__ == "HARPSPreprocessor" and harps.median == "masked"
+    assert ae.architecture == "sedaghat2021" and ae.n_components == 4  # the option wins
+    assert ae.beta == pytest.approx(0.3 / 128) and ae.lr == 1e-4 and ae.batch_size == 32
+    assert ae.kl_warmup == (5000.0, 20000.0)  # iterations 5,000-20,000 at one batch an epoch
+    np.testing.assert_array_equal(ae.pixel_mask, harps.pixel_mask_)
+    # analyze reads new files onto the recipe's input grid and gives the same codes.
+    code, _, err = run(capsys, "analyze", out / "model.skspecrep", tmp_path / "ADP.*.fits",
+                       "--output", tmp_path / "again", "--quiet", "--no-report")  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_allclose(
+        np.load(tmp_path / "again" / "codes.npy"), np.load(out / "codes.npy"), rtol=1e-5
+    )
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -374,6 +417,12 @@ def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
         (["fit", "{d}/X.npy", "--wavelength-range", "5010", "5000", "--output", "{t}"],
          "needs 0 < LOW < HIGH"),
         (["fit", "{d}/X.npy", "--n-jobs", "0", "--output", "{t}"], "--n-jobs must be"),
+        (["fit", "{d}/X.npy", "--recipe", "sedaghat2021", "--output", "{t}"],
+         "give their wavelengths"),
+        (["fit", "{d}/X.npy", "--wavelength", "{d}/wave.npy", "--recipe", "sedaghat2021",
+          "--output", "{t}"], "needs spectra covering 3785-6910 A"),
+        (["fit", "{d}/X.npy", "--recipe", "sedaghat2021", "--normalize", "median",
+          "--output", "{t}"], "leave out --normalize"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_with_a_clear_message_and_status_2(
@@ -386,7 +435,7 @@ def test_bad_input_fails_with_a_clear_message_and_status_2(
     X_nan = X.copy()
     X_nan[7, 3] = np.nan
     np.save(tmp_path / "nan.npy", X_nan)
-    for name in ("X.npy", "labels.csv"):
+    for name in ("X.npy", "labels.csv", "wave.npy"):
         (tmp_path / name).symlink_to(folder / name)
     argv = [a.format(d=tmp_path, t=tmp_path / "out") for a in argv]
     extra = ["--epochs", "1"] if argv[0] == "fit" else []
@@ -459,10 +508,10 @@ def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, 
     from skspecrep import cli
 
     staging = tmp_path / "spectra.npy"
-    X, _, ids, steps = cli.load_spectra(str(synthetic[0] / "X.npy"), staging=staging)
+    X, _, ids, steps, _ = cli.load_spectra(str(synthetic[0] / "X.npy"), staging=staging)
     assert steps == [] and cli.prepare_spectra(X, None, ids, staging) is X
     assert not staging.exists()
-    X, _, ids, steps = cli.load_spectra(
+    X, _, ids, steps, _ = cli.load_spectra(
         str(synthetic[0] / "X.npy"), staging=staging, normalize="median"
     )
     # Normalised a few spectra at a time, into the output folder, never in memory whole.
@@ -484,7 +533,7 @@ def test_fits_spectra_are_read_to_disk_and_normalised_there(fits_folder, tmp_pat
 
     staging = tmp_path / "spectra.npy"
     monkeypatch.setattr(cli, "_BLOCK_BYTES", 7 * 4 * 128)
-    X, _, ids, steps = cli.load_spectra(
+    X, _, ids, steps, _ = cli.load_spectra(
         str(fits_folder / "s1d_*.fits"), staging=staging, quiet=True
     )
     assert [name for name, _ in steps] == ["normalize"]
@@ -502,9 +551,11 @@ def test_spectra_that_cannot_be_prepared_are_named(capsys, tmp_path, fits_folder
     for name in sorted(os.listdir(fits_folder))[:12]:
         if name.endswith(".fits"):
             (folder / name).symlink_to(fits_folder / name)
-    # A file on a shifted grid leaves pixels of the common grid uncovered.
-    header = fits.Header({"CRVAL1": 5001.0, "CDELT1": 0.05})
-    fits.PrimaryHDU(np.ones(128, dtype=np.float32), header).writeto(folder / "s1d_005x.fits")
+    # A file with a bad pixel inside the range every file covers.
+    header = fits.Header({"CRVAL1": 5000.0, "CDELT1": 0.05})
+    flux = np.ones(128, dtype=np.float32)
+    flux[60] = np.nan
+    fits.PrimaryHDU(flux, header).writeto(folder / "s1d_005x.fits")
     code, _, err = run(capsys, "fit", folder / "*.fits", "--output", tmp_path / "a", *FAST)
     assert code == 2 and "Spectrum s1d_005x.fits has NaN or infinite pixels" in err
     X = synthetic[1].astype(np.float32)
