@@ -586,6 +586,7 @@ SLOW_EXAMPLES = {
     "plot_grid_search.py",
     "plot_mutual_info.py",
     "plot_latent_stability.py",
+    "plot_your_archive.py",
 }
 
 
@@ -612,4 +613,4 @@ def test_gallery_example_runs(monkeypatch, path):
 
 
 def test_every_example_is_tested():
-    assert len(EXAMPLES) == 7
+    assert len(EXAMPLES) == 8
