@@ -186,6 +186,16 @@ def test_files_of_three_layouts_come_onto_one_grid():
     assert flagged_to == pytest.approx(3781.6, abs=0.05)
 
 
+def test_an_echelle_product_is_named_as_one(tmp_path):
+    """ESPRESSO S2D: 2-D images of orders (SCIDATA, ERRDATA...) after an empty primary."""
+    hdul = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"INSTRUME": "ESPRESSO"}))])
+    for name in ("SCIDATA", "ERRDATA", "WAVEDATA_AIR_BARY"):
+        hdul.append(fits.ImageHDU(np.ones((170, 300), np.float32), name=name))
+    hdul.writeto(tmp_path / "HD41248_S2D_A.fits")
+    with pytest.raises(SpectrumReadError, match="echelle products .* use the S1D or ADP"):
+        read_eso_spectrum(tmp_path / "HD41248_S2D_A.fits")
+
+
 def test_adp_columns_in_nanometres_and_quality_flags(tmp_path, harps_like):
     """X-shooter and UVES ADP files give WAVE in nm and a QUAL column."""
     wave, flux, err = harps_like

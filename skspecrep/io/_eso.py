@@ -168,6 +168,12 @@ def _read_table(hdul):
     """``(layout, (wavelength, flux, error, n_flagged, flux_unit))`` of an ADP or S1D table."""
     hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
     if not isinstance(hdu, fits.BinTableHDU):
+        if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 2:
+            raise ValueError(
+                f"extension {hdu.name or 1!r} is a 2-D image, as in echelle products "
+                "(order by order, e.g. ESPRESSO S2D); skspecrep reads 1-D spectra: use the "
+                "S1D or ADP product"
+            )
         raise ValueError(f"extension {hdu.name or 1!r} is not a binary table")
     names = {name.upper(): name for name in hdu.columns.names}
     found = {
