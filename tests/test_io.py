@@ -186,6 +186,25 @@ def test_files_of_three_layouts_come_onto_one_grid():
     assert flagged_to == pytest.approx(3781.6, abs=0.05)
 
 
+@pytest.mark.parametrize("name", ["HARPS_ADP", "ESPRESSO_S1D"])
+def test_the_quick_header_scan_reads_what_astropy_reads(name, monkeypatch):
+    """Tables are read without parsing the 3,000-card primary header; the result is the same."""
+    from skspecrep.io import _eso
+
+    path = os.path.join(DATA, f"{name}_trimmed.fits")
+    opened = []
+    real_open = fits.open
+    monkeypatch.setattr(fits, "open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    quick = read_eso_spectrum(path)
+    assert opened == []  # astropy never parsed the whole file
+    monkeypatch.setattr(_eso, "_read_quickly", lambda path: None)
+    ordinary = read_eso_spectrum(path)
+    assert opened  # the ordinary path did
+    for a, b in zip(quick[:3], ordinary[:3]):
+        assert (a is None and b is None) or np.array_equal(a, b, equal_nan=True)
+    assert quick.meta == ordinary.meta
+
+
 def test_an_echelle_product_is_named_as_one(tmp_path):
     """ESPRESSO S2D: 2-D images of orders (SCIDATA, ERRDATA...) after an empty primary."""
     hdul = fits.HDUList([fits.PrimaryHDU(header=fits.Header({"INSTRUME": "ESPRESSO"}))])

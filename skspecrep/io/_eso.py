@@ -123,6 +123,10 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise SpectrumReadError(path, "no such file")
+    quick = _read_quickly(path)
+    if quick is not None:
+        header, layout, (wavelength, flux, error, flagged, unit) = quick
+        return _finish(path, header, layout, wavelength, flux, error, flagged, unit)
     try:
         hdul = fits.open(path, memmap=False)
     except Exception as exc:  # astropy raises several types for non-FITS input
@@ -134,7 +138,8 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
                 wavelength, flux, error = _read_s1d(hdul[0])
                 layout, flagged, unit = "s1d", 0, _header_value(header, "BUNIT")
             elif "SPECTRUM" in hdul or len(hdul) > 1:
-                layout, (wavelength, flux, error, flagged, unit) = _read_table(hdul)
+                table = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
+                layout, (wavelength, flux, error, flagged, unit) = _read_table(table)
             else:
                 raise ValueError(
                     "neither an ADP file (no SPECTRUM extension) nor an s1d file "
@@ -144,7 +149,16 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
             raise
         except Exception as exc:
             raise SpectrumReadError(path, str(exc)) from exc
-        meta = {name: _header_value(header, key) for name, key in _KEYWORDS.items()}
+        header = {key: _header_value(header, key) for key in _WANTED}
+    return _finish(path, header, layout, wavelength, flux, error, flagged, unit)
+
+
+def _finish(path, header, layout, wavelength, flux, error, flagged, unit) -> Spectrum:
+    """The Spectrum, once its arrays and primary-header values are read."""
+    meta = {
+        name: next((header.get(k) for k in _keys(key) if header.get(k) is not None), None)
+        for name, key in _KEYWORDS.items()
+    }
     meta["format"] = layout
     meta["flux_unit"] = unit
     meta["n_flagged"] = flagged
@@ -156,17 +170,88 @@ def read_eso_spectrum(path: str | os.PathLike) -> Spectrum:
     return Spectrum(wavelength, flux, error, meta)
 
 
-def _header_value(header, keys):
-    for key in (keys,) if isinstance(keys, str) else keys:
-        value = header.get(key)
-        if value is not None and not isinstance(value, fits.card.Undefined):
-            return value
-    return None
+def _keys(keys) -> tuple:
+    return (keys,) if isinstance(keys, str) else tuple(keys)
 
 
-def _read_table(hdul):
+def _header_value(header, key):
+    value = header.get(key)
+    return None if value is None or isinstance(value, fits.card.Undefined) else value
+
+
+#: Primary-header keywords the reader uses: the metadata and the layout's.
+_WANTED = frozenset(k for keys in _KEYWORDS.values() for k in _keys(keys)) | {"NAXIS", "BUNIT"}
+_BLOCK, _CARD = 2880, 80
+
+
+def _read_quickly(path: str):
+    """``(header values, layout, arrays)`` of an ADP or S1D table file, or None.
+
+    Archive headers hold about 3,000 cards, and parsing them all took three
+    quarters of the time to read a HARPS ADP file (``benchmarks/bench_reading.py``).
+    This scans the primary header's cards for the few keywords used and
+    parses only the table extension with astropy. Anything unusual (no table
+    right after the primary header, a long string continued over cards, a
+    malformed file) returns None, and :func:`read_eso_spectrum` reads the
+    file the ordinary way, which also words the errors.
+    """
+    try:
+        with open(path, "rb") as f:
+            scanned = _scan_primary(f)
+            if scanned is None or scanned.get("NAXIS") != 0:
+                return None
+            rest = f.read()
+        table = fits.BinTableHDU.fromstring(rest)
+        if not isinstance(table, fits.BinTableHDU):
+            return None
+        if table.name != "SPECTRUM" and b"EXTNAME = 'SPECTRUM" in rest:
+            return None  # a SPECTRUM table further on: the ordinary reader picks it
+        layout, arrays = _read_table(table)
+    except Exception:
+        return None
+    return scanned, layout, arrays
+
+
+def _scan_primary(f) -> dict | None:
+    """The wanted keywords of the primary header, the file left at its end; None to give up."""
+    head = b""
+    while True:
+        block = f.read(_BLOCK)
+        if len(block) < _BLOCK or (not head and not block.startswith(b"SIMPLE  =")):
+            return None
+        head += block
+        if _card_at(block, _END) is not None:
+            break
+    values = {}
+    for key in _WANTED:
+        # "OBJECT  = ..." for standard keywords, "HIERARCH ESO DRS BERV = ..." for long ones.
+        prefix = f"{key:<8}=".encode() if len(key) <= 8 else key.encode()
+        at = _card_at(head, prefix)
+        if at is None:
+            continue
+        card = head[at : at + _CARD]
+        if not card[len(prefix) :].lstrip().startswith(b"=") and len(key) > 8:
+            continue
+        value = fits.Card.fromstring(card.decode("ascii")).value
+        if isinstance(value, str) and value.endswith("&"):
+            return None  # continued on CONTINUE cards
+        values[key] = None if isinstance(value, fits.card.Undefined) else value
+    return values
+
+
+_END = b"END" + b" " * 77
+
+
+def _card_at(data: bytes, prefix: bytes) -> int | None:
+    """Offset of the first card of ``data`` that starts with ``prefix``."""
+    at = data.find(prefix)
+    while at != -1 and at % _CARD:
+        at = data.find(prefix, at + 1)
+    return None if at == -1 else at
+
+
+def _read_table(hdu):
     """``(layout, (wavelength, flux, error, n_flagged, flux_unit))`` of an ADP or S1D table."""
-    hdu = hdul["SPECTRUM"] if "SPECTRUM" in hdul else hdul[1]
     if not isinstance(hdu, fits.BinTableHDU):
         if isinstance(hdu, fits.ImageHDU) and hdu.header.get("NAXIS") == 2:
             raise ValueError(
