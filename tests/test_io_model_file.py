@@ -108,6 +108,21 @@ def test_a_loaded_autoencoder_continues_training_on_a_warm_start(pipeline, tmp_p
     assert not np.allclose(ae.transform(Xn), before)
 
 
+def test_a_model_trained_on_a_gpu_loads_where_there_is_none(pipeline, tmp_path, monkeypatch):
+    model, X = pipeline
+    path = save_model(model, tmp_path / "gpu.skspecrep")
+    _rewrite(path, config=lambda c: _set_device(c, "cuda"))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    loaded = load_model(path)
+    assert loaded[-1].device == "cuda" and loaded[-1].net_.device == "cpu"
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def _set_device(config, device):
+    config["steps"][1]["params"]["__dict__"]["device"] = device
+    return config
+
+
 def test_preprocessing_steps_round_trip(tmp_path):
     rng = np.random.RandomState(0)
     wave = np.linspace(5000.0, 5100.0, 300)

@@ -21,7 +21,7 @@ from ..io._arrays import RowSource
 from ._callbacks import bare_module
 from ._checkpoint import TrainingCheckpoint, plain
 from ._net import VAENet, build_net, update_net
-from ._plan import TrainingPlan, make_plan
+from ._plan import PARAMETERS, TrainingPlan, make_plan
 
 #: Why a run stopped: it ran all its epochs, early stopping ended it, the
 #: user interrupted it (Ctrl-C), or the loss stopped being finite.
@@ -152,6 +152,11 @@ def restore_net(params: Mapping, module_state: Mapping, history: list) -> VAENet
     placeholder = RowSource(np.stack([offset - 1.0, offset + 1.0]), validate=False)
     # Nothing of the run's own (split, checkpoint, user callbacks) belongs to a restored net.
     run_free = {"validation_fraction": None, "checkpoint": None, "callbacks": None}
+    try:
+        PARAMETERS["device"].check(params["device"], placeholder.n_features)
+    except ValueError:
+        # Trained on a GPU, loaded where there is none: the weights work on the CPU.
+        run_free["device"] = "cpu"
     plan = make_plan({**params, **run_free}, placeholder)
     device = plan.params["device"]
     with _seeded(0, device):  # the placeholder weights, overwritten below
