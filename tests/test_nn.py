@@ -14,6 +14,7 @@ from skspecrep._nn import (
     ConvSpec,
     ConvVAE,
     auto_spec,
+    decorrelation_penalty,
     kl_per_latent,
     kl_weight,
     sedaghat2021_spec,
@@ -200,6 +201,27 @@ def test_kl_per_latent_matches_closed_form():
     # KL(N(m, s^2) || N(0, 1)) = 0.5 (s^2 + m^2 - 1 - ln s^2)
     expected = [0.0, 0.5, 0.5 * (4 - 1 - np.log(4))]
     np.testing.assert_allclose(kl_per_latent(mu, log_var)[0].numpy(), expected, rtol=1e-6)
+
+
+def test_decorrelation_penalty_is_the_squared_correlations_of_different_latents():
+    rng = np.random.RandomState(0)
+    a, b = rng.normal(0, 3, 2000), rng.normal(0, 3, 2000)
+    mu = torch.tensor(np.column_stack([a, a, -a, b]), dtype=torch.float32)
+    # Three copies of one latent: 6 ordered pairs with correlation +-v/(v+eps); b is apart.
+    v = np.var(a, ddof=1)
+    expected = 6 * (v / (v + 1e-2)) ** 2 + 6 * np.corrcoef(a, b)[0, 1] ** 2
+    assert float(decorrelation_penalty(mu)) == pytest.approx(expected, rel=1e-3)
+    # Independent latents: only sampling noise, about 6 / n for 3 latents.
+    values = rng.normal(size=(20000, 3))
+    c = np.cov(values, rowvar=False)
+    r = c / np.sqrt(np.outer(np.diag(c) + 1e-2, np.diag(c) + 1e-2))
+    reference = (r**2).sum() - (np.diag(r) ** 2).sum()
+    independent = decorrelation_penalty(torch.tensor(values, dtype=torch.float32))
+    assert float(independent) == pytest.approx(reference, rel=1e-3) and reference < 2e-3
+    # A collapsed latent (constant mean) correlates with nothing.
+    collapsed = torch.tensor(np.column_stack([a, np.full_like(a, 0.3)]), dtype=torch.float32)
+    assert float(decorrelation_penalty(collapsed)) == pytest.approx(0.0, abs=1e-9)
+    assert float(decorrelation_penalty(mu[:2])) == 0.0
 
 
 def test_kl_weight_schedule():

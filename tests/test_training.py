@@ -352,3 +352,33 @@ def test_fit_warns_and_records_a_collapsed_model():
         ae.fit(X_SMALL)
     assert [type(w) for w in ae.fit_warnings_] == [PosteriorCollapseWarning]
     assert ae.component_kl_.max() <= ACTIVE_KL
+
+
+def test_decorrelation_adds_its_penalty_to_each_training_step():
+    """loss(w) - loss(0) = w x the penalty on the batch's posterior means, same noise draw."""
+    import torch
+
+    from skspecrep._nn import decorrelation_penalty
+
+    X = np.random.RandomState(0).normal(1.0, 0.1, (64, 32)).astype(np.float32)
+    ae = SpectralAutoencoder(3, max_epochs=1, kl_warmup=(0, 0), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    net = ae.net_
+    batch = (torch.from_numpy(X[:32]), torch.zeros(32))
+    losses = {}
+    for weight in (0.0, 0.5):
+        net.decorrelation = weight
+        torch.manual_seed(1)
+        step = net.train_step_single(batch)
+        losses[weight] = float(step["loss"])
+    penalty = float(decorrelation_penalty(step["y_pred"][1]))
+    assert penalty > 0
+    assert losses[0.5] - losses[0.0] == pytest.approx(0.5 * penalty, rel=1e-4)
+    # The parameter reaches the net on every fit, fresh or warm.
+    ae.set_params(decorrelation=0.25, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ae.fit(X)
+    assert ae.net_.decorrelation == 0.25

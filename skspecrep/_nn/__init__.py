@@ -17,7 +17,7 @@ from ._doppler import (
     pair_objective,
     velocity_scale,
 )
-from ._loss import BetaVAELoss, kl_per_latent, kl_weight
+from ._loss import BetaVAELoss, decorrelation_penalty, kl_per_latent, kl_weight
 from ._vae import ConvVAE
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "ConvSpec",
     "ConvVAE",
     "auto_spec",
+    "decorrelation_penalty",
     "kl_per_latent",
     "kl_weight",
     "sedaghat2021_spec",

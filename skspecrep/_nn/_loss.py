@@ -30,6 +30,24 @@ def kl_weight(epoch: float, beta: float, warmup: tuple[float, float]) -> float:
     return beta * (epoch - start) / (end - start)
 
 
+def decorrelation_penalty(mu: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
+    """Sum of the squared correlations between different latents' posterior means.
+
+    Computed over the batch, a DIP-VAE-I-style penalty on correlations
+    rather than covariances, so that it does not depend on the latents'
+    scales. ``eps`` is added to each variance, so that a collapsed latent
+    (nearly constant mean) correlates with nothing. Zero for fewer than 3
+    spectra.
+    """
+    if mu.shape[0] < 3:
+        return mu.new_zeros(())
+    centred = mu.float() - mu.float().mean(dim=0)
+    cov = centred.T @ centred / (mu.shape[0] - 1)
+    scale = torch.sqrt(torch.diagonal(cov) + eps)
+    corr = cov / (scale[:, None] * scale[None, :])
+    return corr.pow(2).sum() - torch.diagonal(corr).pow(2).sum()
+
+
 class BetaVAELoss(nn.Module):
     """Masked reconstruction error per pixel plus ``weight`` times the summed KL.
 

@@ -21,7 +21,14 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 
-from .._nn import BetaVAELoss, ConvVAE, kl_weight, pair_objective, velocity_scale
+from .._nn import (
+    BetaVAELoss,
+    ConvVAE,
+    decorrelation_penalty,
+    kl_weight,
+    pair_objective,
+    velocity_scale,
+)
 from ..exceptions import WarmStartError
 from ._callbacks import (
     EarlyStopping,
@@ -63,6 +70,9 @@ class VAENet(NeuralNet):
     virtual_rv : tuple of float or None
         Range (low, high) in km/s of the virtual radial velocities of pair
         training; None trains on single spectra.
+    decorrelation : float
+        Weight of :func:`~skspecrep._nn.decorrelation_penalty` on the
+        posterior means of each training micro-batch; 0 leaves it out.
     chunk_bytes : int
         Memory budget of one micro-batch's largest activation. Each batch is
         processed in micro-batches within this budget and their gradients
@@ -81,11 +91,13 @@ class VAENet(NeuralNet):
         chunk_bytes=_CPU_CHUNK_BYTES,
         autocast_dtype=None,
         virtual_rv=None,
+        decorrelation=0.0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.autocast_dtype = autocast_dtype
         self.virtual_rv = virtual_rv
+        self.decorrelation = decorrelation
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.steps_per_epoch = steps_per_epoch
@@ -122,6 +134,8 @@ class VAENet(NeuralNet):
                     loss = self.get_loss(y_pred, y, X=x, training=True)
                 else:
                     loss, y_pred = self._pair_loss(x, y)
+                if self.decorrelation:
+                    loss = loss + self.decorrelation * decorrelation_penalty(y_pred[1])
                 # Weighting each micro-batch's mean by its share makes the
                 # accumulated gradient that of the whole batch's mean.
                 loss = loss * (len(x) / n)

@@ -206,6 +206,7 @@ PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "lr": Parameter("net", _as(float)),
         "batch_size": Parameter("net", _as(int)),
         "mixed_precision": Parameter("net", _autocast_dtype, net_name="autocast_dtype"),
+        "decorrelation": Parameter("net", _as(float)),
         "wavelength": Parameter("structure", _wavelength),
         "virtual_rv": Parameter("structure", _virtual_rv),
         "device": Parameter("run", _device),
