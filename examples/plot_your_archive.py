@@ -1,6 +1,6 @@
 """
 Your archive: files of two formats, one grid, one model, a file to share
-=======================================================================
+========================================================================
 
 Archives mix products: HARPS and FEROS give Phase-3 ``ADP`` files (one table
 row of array columns), ESPRESSO's pipeline gives ``S1D`` tables (one row per
