@@ -84,8 +84,9 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         pushes factors onto latents of their own. On the recovery benchmark
         (``benchmarks/recovery.py``: Doppler pairs, 3 seeds) ``3e-4`` put
         Teff and [M/H] on single latents that every seed reproduced and
-        raised the mean MIG, but lost vsini and cost 3 % in reconstruction;
-        ``3e-3`` hurt every factor but radial velocity. It is computed over
+        raised the mean MIG, but lost vsini and cost 3 % in reconstruction
+        (on other synthetic lines it lost [M/H] instead); ``3e-3`` hurt
+        every factor but radial velocity. It is computed over
         each micro-batch, so it needs batches of several dozen spectra: on
         large networks, where a batch is split into small micro-batches on
         the CPU, it estimates the correlations from those. 0 leaves it out.
