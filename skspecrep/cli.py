@@ -246,7 +246,6 @@ _PAPER_WARMUP_ITERATIONS = (5_000, 20_000)
 
 def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1, recipes=False):
     """The model options; with ``recipes``, their defaults come from ``--recipe``."""
-    later = {} if not recipes else {"default": None}
     if recipes:
         parser.add_argument(
             "--recipe",
@@ -261,7 +260,6 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
         parser.add_argument(
             "--architecture",
             choices=["auto", "sedaghat2021"],
-            **later,
             help="network: sized from the pixel count, or the paper's (needs 327,680 pixels)",
         )
         parser.add_argument(
@@ -269,7 +267,6 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
             type=float,
             nargs=2,
             metavar=("START", "END"),
-            **later,
             help="epochs over which the KL weight rises from 0 to beta (default 1 10)",
         )
     parser.add_argument(
@@ -325,7 +322,7 @@ def _common_options(parser):
 
 @dataclass
 class GridChoice:
-    """How FITS files come onto one grid: the "FITS input" options.
+    """How spectrum files come onto one grid: the "spectrum files" options.
 
     Attributes
     ----------

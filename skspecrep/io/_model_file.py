@@ -31,6 +31,7 @@ import sklearn
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from .. import exceptions
 from ..exceptions import ModelFileError
@@ -260,8 +261,6 @@ def _step_classes() -> dict:
 
 
 def _save_step(step, encoder: _Encoder) -> dict:
-    from sklearn.utils.validation import check_is_fitted
-
     name = type(step).__name__
     classes = _step_classes()
     if name not in classes or type(step) is not classes[name]:
