@@ -16,12 +16,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
-    check_array,
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
+from ._checks import check_labels
 from ._mutual_info import (
     PAPER_BINS,
     bin_codes,
@@ -37,29 +37,6 @@ from .exceptions import UnusableLabelWarning
 # A latent tracks a label significantly when its MI exceeds ``min_mi`` by
 # more than this many bootstrap standard deviations.
 _N_SIGMA = 2.0
-
-
-def _label_table(Y) -> tuple[np.ndarray, np.ndarray]:
-    """Labels as a float 2-D array with NaN kept, and their names."""
-    if Y is None:
-        raise ValueError(
-            "LatentCorrelationScorer requires y to be passed, but the target y is None: "
-            "pass the labels, an array or DataFrame of shape (n_samples, n_labels)."
-        )
-    if isinstance(Y, pd.DataFrame):
-        names = np.asarray([str(c) for c in Y.columns], dtype=object)
-    elif isinstance(Y, pd.Series) and Y.name is not None:
-        names = np.asarray([str(Y.name)], dtype=object)
-    else:
-        names = None
-    Y = check_array(
-        Y, ensure_all_finite="allow-nan", ensure_2d=False, dtype=np.float64, input_name="y"
-    )
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if names is None:
-        names = np.asarray([f"label{i}" for i in range(Y.shape[1])], dtype=object)
-    return Y, names
 
 
 class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
@@ -254,7 +231,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
         self : LatentCorrelationScorer
             The fitted scorer.
         """
-        Y, names = _label_table(y)
+        Y, names = check_labels(y)
         Z = validate_data(self, X, dtype=[np.float64, np.float32])
         check_consistent_length(Z, Y)
         if self.n_bootstrap == 1:
@@ -397,7 +374,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
             Mean informational coefficient of correlation, in [0, 1).
         """
         check_is_fitted(self)
-        Y, _ = _label_table(y)
+        Y, _ = check_labels(y)
         Z = np.asarray(validate_data(self, X, reset=False), dtype=np.float64)
         check_consistent_length(Z, Y)
         if Y.shape[1] != len(self.label_names_):

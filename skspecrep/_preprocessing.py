@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from ._checks import check_wavelength_grid
 from .exceptions import NonPositiveMedianError, SpectrumQualityWarning
 
 # The HARPS recipe of Sedaghat et al. (2021): the native 0.01 Angstrom grid
@@ -119,15 +120,6 @@ def _apply(matrix, covered, X: np.ndarray, fill_value: float, chunk_rows: int = 
     return out
 
 
-def _check_grid(values, name: str) -> np.ndarray:
-    grid = np.asarray(values, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2:
-        raise ValueError(f"{name} must be a 1-D grid of 2 or more wavelengths; got {grid.shape}.")
-    if not np.all(np.isfinite(grid)) or np.any(np.diff(grid) <= 0):
-        raise ValueError(f"{name} must be finite and strictly increasing.")
-    return grid
-
-
 class WavelengthResampler(TransformerMixin, BaseEstimator):
     """Resample spectra from one wavelength grid onto another.
 
@@ -206,7 +198,7 @@ class WavelengthResampler(TransformerMixin, BaseEstimator):
         if self.wavelength is None:
             wave_in = np.arange(X.shape[1], dtype=np.float64)
         else:
-            wave_in = _check_grid(self.wavelength, "wavelength")
+            wave_in = check_wavelength_grid(self.wavelength, "wavelength")
             if wave_in.size != X.shape[1]:
                 raise ValueError(
                     f"X has {X.shape[1]} pixels but wavelength has {wave_in.size} values."
@@ -225,7 +217,7 @@ class WavelengthResampler(TransformerMixin, BaseEstimator):
             else:
                 grid = np.geomspace(wave_in[0], wave_in[-1], int(self.grid))
         else:
-            grid = _check_grid(self.grid, "grid")
+            grid = check_wavelength_grid(self.grid, "grid")
         self.grid_ = grid
         if np.array_equal(grid, wave_in):
             self._matrix = sparse.identity(grid.size, format="csr")
@@ -497,7 +489,7 @@ class HARPSPreprocessor(TransformerMixin, BaseEstimator):
             The fitted preprocessor.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
-        wave = _check_grid(self.wavelength, "wavelength")
+        wave = check_wavelength_grid(self.wavelength, "wavelength")
         if wave.size != X.shape[1]:
             raise ValueError(f"X has {X.shape[1]} pixels but wavelength has {wave.size} values.")
         lo, hi = HARPS_RANGE

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._correlation import _label_table
+from ._checks import check_labels
 
 __all__ = [
     "plot_best_latent",
@@ -280,7 +280,7 @@ def plot_best_latent(scorer, X, y, *, labels: str | int | Sequence | None = None
     'x1'
     """
     check_is_fitted(scorer)
-    Y, _ = _label_table(y)
+    Y, _ = check_labels(y)
     Z = np.asarray(X, dtype=np.float64)
     if Z.ndim != 2 or Z.shape[1] != scorer.n_features_in_:
         raise ValueError(f"X must have shape (n_samples, {scorer.n_features_in_}); got {Z.shape}.")

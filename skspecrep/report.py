@@ -15,7 +15,8 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import plotting
-from ._correlation import LatentCorrelationScorer, _label_table
+from ._checks import check_labels
+from ._correlation import LatentCorrelationScorer
 from ._selection import InformativeDimensionSelector
 from .inspection import REPRODUCED_RHO, latent_traversal
 from .io._arrays import is_on_disk
@@ -157,7 +158,7 @@ def write_report(
         selector = InformativeDimensionSelector(criterion=criterion).fit(Z, log_var=log_var)
     support = selector.get_support()
     if y is not None:
-        Y, label_names = _label_table(y)
+        Y, label_names = check_labels(y)
         if len(Y) != len(Z):
             raise ValueError(f"y has {len(Y)} rows but X has {len(Z)} spectra.")
         labels = pd.DataFrame(Y, columns=label_names)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .._preprocessing import _check_grid
+from .._checks import check_wavelength_grid
 from ._eso import SpectrumReadError
 from ._specutils import read_spectrum
 
@@ -147,7 +147,9 @@ def read_spectra(
             f"wavelength_range must be (low, high), 'common' or None; got {wavelength_range!r}."
         )
     window = None if common or wavelength_range is None else _window(wavelength_range)
-    grid = None if wavelength is None else _restrict(_check_grid(wavelength, "wavelength"), window)
+    grid = None
+    if wavelength is not None:
+        grid = _restrict(check_wavelength_grid(wavelength, "wavelength"), window)
 
     pending = iter(files)
     flux_out = error_out = None
