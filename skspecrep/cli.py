@@ -293,6 +293,15 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
         default=None if recipes else 32,
         help="batch size (default 32)",
     )
+    parser.add_argument(
+        "--decorrelation",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of a penalty on the correlations between latents; 3e-4 gave Teff and "
+        "[M/H] latents of their own on the synthetic benchmark but can lose a weak factor "
+        "(see the user guide; default 0)",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     parser.add_argument(
         "--virtual-rv",
@@ -968,6 +977,8 @@ def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
             "--virtual-rv shifts spectra on their wavelength grid: give the wavelengths "
             "(--wavelength for .npy spectra)."
         )
+    if args.decorrelation < 0:
+        raise InputError(f"--decorrelation must be at least 0; got {args.decorrelation:g}.")
     settings = {}
     if getattr(args, "architecture", None) is not None:
         settings["architecture"] = args.architecture
@@ -977,6 +988,7 @@ def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
         n_components=args.n_components,
         max_epochs=args.epochs,
         beta=args.beta,
+        decorrelation=args.decorrelation,
         **settings,
         lr=args.lr,
         batch_size=args.batch_size,

@@ -148,7 +148,7 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
     out = tmp_path / "run"
     code, stdout, _ = run(
         capsys, "fit", folder / "X.npy", "--wavelength", folder / "wave.npy",
-        "--labels", folder / "labels.csv", "--output", out, *FAST,
+        "--labels", folder / "labels.csv", "--output", out, *FAST, "--decorrelation", "1e-3",
     )  # fmt: skip
     assert code == 0, stdout
     assert "constant, not scored: snr" in stdout
@@ -156,6 +156,7 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
                  "summary.json", "latents.csv", "mutual_information.csv"):  # fmt: skip
         assert (out / name).is_file(), name
     model = load_model(out / "model.skspecrep")
+    assert model.decorrelation == 1e-3
     codes = np.load(out / "codes.npy")
     np.testing.assert_allclose(codes, model.transform(X.astype(np.float32)), rtol=1e-6)
     table = pd.read_csv(out / "codes.csv")
@@ -407,6 +408,8 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
         (["fit", "{d}/X.npy", "--virtual-rv", "50", "--output", "{t}"],
          "--virtual-rv shifts spectra on their wavelength grid"),
         (["fit", "{d}/X.npy", "--seeds", "0", "--output", "{t}"], "--seeds must be at least 1"),
+        (["fit", "{d}/X.npy", "--decorrelation", "-1", "--output", "{t}"],
+         "--decorrelation must be at least 0"),
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"],
          "is not a skspecrep model file"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
