@@ -156,7 +156,7 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
                  "summary.json", "latents.csv", "mutual_information.csv"):  # fmt: skip
         assert (out / name).is_file(), name
     model = load_model(out / "model.skspecrep")
-    assert model.decorrelation == 1e-3
+    assert model[-1].decorrelation == 1e-3
     codes = np.load(out / "codes.npy")
     np.testing.assert_allclose(codes, model.transform(X.astype(np.float32)), rtol=1e-6)
     table = pd.read_csv(out / "codes.csv")
