@@ -24,7 +24,7 @@ def test_grid_comes_back_as_float64():
     ],
 )
 def test_bad_grids_are_named(values, message):
-    with pytest.raises(ValueError, match=f"my_grid must be .*{message}|{message}") as info:
+    with pytest.raises(ValueError, match=message) as info:
         check_wavelength_grid(values, "my_grid")
     assert str(info.value).startswith("my_grid")
 
