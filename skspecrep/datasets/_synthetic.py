@@ -357,7 +357,7 @@ def _profile_matrices(centres, sigma, tau_wing_max, hydrogen, log_wave, dv):
     return build(core_rows, core_cols, core_vals), build(wing_rows, wing_cols, wing_vals)
 
 
-def _gray_kernel(v: np.ndarray, vsini: np.ndarray, epsilon: float) -> np.ndarray:
+def gray_kernel(v: np.ndarray, vsini: np.ndarray, epsilon: float) -> np.ndarray:
     """Gray's rotational broadening kernel at velocities v (km/s), unnormalised."""
     with np.errstate(divide="ignore", invalid="ignore"):
         x2 = np.clip(1.0 - (v / vsini) ** 2, 0.0, None)
@@ -380,7 +380,7 @@ def _broadening_ft(vsini, v_shift, n_pixels, dv, resolving_power, epsilon):
     lags = np.arange(-half, half + 1) * dv
     sub = np.linspace(-0.5, 0.5, 9) * dv
     vs = np.asarray(vsini, dtype=np.float64)[:, None, None]
-    rot = _gray_kernel(lags[None, :, None] + sub[None, None, :], vs, epsilon).mean(axis=2)
+    rot = gray_kernel(lags[None, :, None] + sub[None, None, :], vs, epsilon).mean(axis=2)
     narrow = rot.sum(axis=1) <= 0  # vsini far below a pixel: no rotation
     rot[narrow, half] = 1.0
     rot /= rot.sum(axis=1, keepdims=True)
