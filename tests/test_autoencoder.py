@@ -638,6 +638,9 @@ def test_bf16_mixed_precision_trains_the_same_model_to_bf16_accuracy(spectra):
     np.testing.assert_allclose(losses, full.history_[:, "train_loss"], rtol=0.02)
     Z = mixed.transform(X)
     assert Z.dtype == np.float32
-    # But they are not the same computation.
+    # But they are not the same computation. After four epochs of rounding
+    # the codes may have drifted along directions the decoder ignores; the
+    # model, what the codes decode to, agrees.
     assert not np.array_equal(Z, full.transform(X))
-    np.testing.assert_allclose(Z, full.transform(X), atol=0.05 * np.abs(Z).max())
+    X_full = full.inverse_transform(full.transform(X))
+    np.testing.assert_allclose(mixed.inverse_transform(Z), X_full, atol=0.02 * np.ptp(X_full))

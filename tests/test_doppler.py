@@ -13,6 +13,7 @@ from skspecrep import SpectralAutoencoder
 from skspecrep._nn import (
     C_KMS,
     BetaVAELoss,
+    ConvSpec,
     ConvVAE,
     auto_spec,
     combine_posteriors,
@@ -165,6 +166,50 @@ def test_pair_objective_of_a_zero_shift_is_the_single_view_objective():
     single = criterion.per_sample(module(x), x, None, 0.1)
     torch.testing.assert_close(objective, single)
     torch.testing.assert_close(x_hat, module(x)[0])
+
+
+def _pixel_averaged_line(log_edges, centre, sigma):
+    """Mean over each pixel of a Gaussian line of depth 0.8, from its analytic integral."""
+    from scipy.special import erf
+
+    cdf = 0.5 * (1 + erf((log_edges - centre) / (sigma * math.sqrt(2))))
+    depth = np.sqrt(2 * np.pi) * sigma * np.diff(cdf) / np.diff(log_edges)
+    return 1.0 - 0.8 * depth
+
+
+@pytest.mark.parametrize("fraction", [0.25, 0.5])
+def test_an_oversampled_dense_decoder_keeps_a_narrow_line_whole_when_shifted(fraction):
+    # A line 1.2 pixels wide (FWHM), as in real HARPS spectra at 10 km/s per pixel.
+    n, step = 64, 10.0 / C_KMS  # pixels, log-wavelength per pixel (10 km/s)
+    log_wave = math.log(5000.0) + step * np.arange(n)
+    sigma = 0.5 * step
+    spec = ConvSpec((8,), (3,), (1,), decoder="dense", oversample=8)
+    module = ConvVAE(n, 2, spec, log_wavelength=log_wave, velocity_scale=50.0).eval()
+    fine = module.fine_log_wavelength.numpy()
+    half = 0.5 * step / 8
+    rest = _pixel_averaged_line(np.append(fine - half, fine[-1] + half), log_wave[30], sigma)
+    with torch.no_grad():
+        last = module.dense[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.as_tensor(rest - 1.0))  # offset 0, scale 1: flux - 1
+        module.offset.fill_(1.0)
+    velocity = fraction * 10.0  # a fraction of a pixel, km/s
+    z = torch.tensor([[C_KMS * math.log1p(velocity / C_KMS) / 50.0, 0.0]])
+    with torch.no_grad():
+        drawn = module.decode(z)[0].double().numpy()
+    centre = log_wave[30] + math.log1p(velocity / C_KMS)
+    edges = np.append(log_wave - step / 2, log_wave[-1] + step / 2)
+    exact = _pixel_averaged_line(edges, centre, sigma)
+    # Shifting the pixels themselves, as a one-sample decoder must, loses
+    # depth that depends on the fraction of a pixel moved.
+    coarse = _pixel_averaged_line(edges, log_wave[30], sigma)
+    by_pixels = doppler_shift(
+        torch.as_tensor(coarse)[None], torch.tensor([velocity]), torch.as_tensor(log_wave)
+    )[0][0].numpy()
+    inner = slice(5, -5)
+    assert np.abs(by_pixels - exact)[inner].max() > 0.05
+    assert np.abs(drawn - exact)[inner].max() < 0.01
+    assert "fine_log_wavelength" not in module.state_dict()
 
 
 # ------------------------------------------------ training on Doppler pairs

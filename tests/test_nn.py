@@ -161,7 +161,7 @@ def test_the_decoder_is_its_layer_modules_composed(n_features, stride):
 def test_the_decoder_computes_its_last_layer_by_shifts():
     # Conv1d's own kernel cost a fifth of a training step on the paper's
     # network; this guards the faster path against a silent return to it.
-    model = ConvVAE(64, 2, auto_spec(64))
+    model = ConvVAE(64, 2, ConvSpec.from_mapping(auto_spec(64).to_dict() | {"decoder": "conv"}))
     calls = []
     model.output_conv.register_forward_hook(lambda *args: calls.append(1))
     recon = model.decode(torch.zeros(3, 2))
@@ -175,6 +175,8 @@ def test_the_decoder_computes_its_last_layer_by_shifts():
         (dict(channels=(8,), kernel_sizes=(4,), strides=(1,)), "odd"),
         (dict(channels=(0,), kernel_sizes=(3,), strides=(1,)), "positive"),
         (dict(channels=(), kernel_sizes=(), strides=()), "at least one layer"),
+        (dict(channels=(8,), kernel_sizes=(3,), strides=(1,), decoder="mlp"), "decoder"),
+        (dict(channels=(8,), kernel_sizes=(3,), strides=(1,), oversample=0), "oversample"),
     ],
 )
 def test_conv_spec_rejects_bad_tables(spec, match):

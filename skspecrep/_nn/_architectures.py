@@ -1,9 +1,10 @@
-"""Encoder layer tables: the paper's network, an automatic one, user specs.
+"""Network tables: the paper's network, an automatic one, user specs.
 
-An architecture is a table of 1-D convolution layers for the encoder; the
-decoder mirrors it (see :class:`~skspecrep._nn.ConvVAE`). Keeping the table
-separate from the module lets the estimator validate it before building any
-tensor.
+An architecture is a table of 1-D convolution layers for the encoder and the
+kind of decoder: ``"conv"`` mirrors the encoder with transposed convolutions
+(the paper's), ``"dense"`` draws every pixel from fully connected layers (see
+:class:`~skspecrep._nn.ConvVAE`). Keeping the table separate from the module
+lets the estimator validate it before building any tensor.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+#: Decoder kinds: transposed convolutions mirroring the encoder, or dense layers.
+DECODERS = ("conv", "dense")
 
 #: Pixels of the paper's padded HARPS grid: 312,501 native pixels zero-padded
 #: to 2**14 * 20, so 14 stride-2 layers leave a length of 20.
@@ -29,11 +33,21 @@ class ConvSpec:
         Odd kernel size of each layer (odd sizes keep "same" padding exact).
     strides : tuple of int
         Stride of each layer.
+    decoder : {"conv", "dense"}, default="conv"
+        ``"conv"``: transposed convolutions mirroring the encoder.
+        ``"dense"``: fully connected layers from the code to every pixel.
+    oversample : int, default=1
+        With a velocity latent, a ``"dense"`` decoder draws the rest-frame
+        spectrum at this many sub-pixels per pixel, shifts it there and
+        averages it back onto the pixels, as a detector integrates a
+        shifted spectrum. Ignored otherwise.
     """
 
     channels: tuple[int, ...]
     kernel_sizes: tuple[int, ...]
     strides: tuple[int, ...]
+    decoder: str = "conv"
+    oversample: int = 1
 
     def __post_init__(self):
         lengths = {len(self.channels), len(self.kernel_sizes), len(self.strides)}
@@ -49,6 +63,12 @@ class ConvSpec:
             values = getattr(self, name)
             if any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
                 raise ValueError(f"{name} must be positive integers; got {values}.")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}; got {self.decoder!r}.")
+        if isinstance(self.oversample, bool) or int(self.oversample) != self.oversample or (
+            self.oversample < 1
+        ):
+            raise ValueError(f"oversample must be a positive integer; got {self.oversample!r}.")
         if any(k % 2 == 0 for k in self.kernel_sizes):
             raise ValueError(
                 f"kernel_sizes must be odd so that padding keeps lengths exact; "
@@ -62,23 +82,31 @@ class ConvSpec:
 
     @classmethod
     def from_mapping(cls, spec: Mapping) -> ConvSpec:
-        """Build a table from a user's dict with the three keys."""
+        """Build a table from a user's dict: the three layer keys, optionally the decoder's.
+
+        A dict without ``decoder`` describes the transposed-convolution
+        decoder (as every architecture did before the dense one existed).
+        """
         keys = {"channels", "kernel_sizes", "strides"}
+        optional = {"decoder", "oversample"}
         missing = keys - set(spec)
-        extra = set(spec) - keys
+        extra = set(spec) - keys - optional
         if missing or extra:
             raise ValueError(
-                "An architecture dict needs exactly the keys 'channels', "
-                f"'kernel_sizes' and 'strides'; missing {sorted(missing)}, "
-                f"unexpected {sorted(extra)}."
+                "An architecture dict needs the keys 'channels', 'kernel_sizes' and "
+                "'strides' (and may have 'decoder' and 'oversample'); missing "
+                f"{sorted(missing)}, unexpected {sorted(extra)}."
             )
-        return cls(**{k: tuple(int(v) for v in spec[k]) for k in keys})
+        layers = {k: tuple(int(v) for v in spec[k]) for k in keys}
+        return cls(**layers, **{k: spec[k] for k in optional if k in spec})
 
     def to_dict(self) -> dict:
         return {
             "channels": list(self.channels),
             "kernel_sizes": list(self.kernel_sizes),
             "strides": list(self.strides),
+            "decoder": self.decoder,
+            "oversample": int(self.oversample),
         }
 
 
@@ -92,13 +120,20 @@ def sedaghat2021_spec() -> ConvSpec:
 
 
 def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
-    """An encoder sized from the number of pixels.
+    """A network sized from the number of pixels, with a dense decoder.
 
-    Follows the paper's pattern (kernels 7, 5, 5 then 3; channels doubling
-    every third layer from 16; a final stride-1 layer) with as many stride-2
-    layers as leave a code length of at most 32, capped at the paper's 14.
-    A single pixel gets one stride-1 layer. Channels stop growing at
-    ``max_channels`` so that small inputs keep small networks.
+    The encoder follows the paper's pattern (kernels 7, 5, 5 then 3;
+    channels doubling every third layer from 16; a final stride-1 layer)
+    with as many stride-2 layers as leave a code length of at most 32,
+    capped at the paper's 14. A single pixel gets one stride-1 layer.
+    Channels stop growing at ``max_channels`` so that small inputs keep
+    small networks.
+
+    The decoder is dense, drawing at 4 sub-pixels per pixel when a velocity
+    latent shifts its drawing: on real HARPS spectra (lines 1-3 pixels
+    wide) the transposed-convolution decoder drew lines worse than PCA, and
+    a shift interpolated between whole pixels blurs such lines
+    (``benchmarks/real_spectra.py`` records both).
     """
     if n_features < 1:
         raise ValueError(f"n_features must be at least 1; got {n_features}.")
@@ -107,4 +142,6 @@ def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
     channels = tuple(min(max_channels, 16 * 2 ** (i // 3)) for i in range(n_layers))
     kernels = tuple((7, 5, 5)[i] if i < 3 else 3 for i in range(n_layers))
     strides = (2,) * n_down + (1,)
-    return ConvSpec(channels=channels, kernel_sizes=kernels, strides=strides)
+    return ConvSpec(
+        channels=channels, kernel_sizes=kernels, strides=strides, decoder="dense", oversample=4
+    )
