@@ -21,7 +21,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._nn import kl_per_latent, velocity_scale
-from ._training import diagnose, make_plan, run_training
+from ._training import (
+    diagnose,
+    make_plan,
+    pca_comparison_rows,
+    pca_error,
+    run_training,
+    weighted_l1,
+)
 from .exceptions import TrainingInterruptedWarning
 from .io._arrays import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 
@@ -57,17 +64,29 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
     architecture : {"auto", "sedaghat2021"} or dict, default="auto"
         Encoder layer table; the decoder mirrors it.
 
-        - ``"auto"``: sized from the number of pixels, following the paper's
-          pattern (kernels 7, 5, 5 then 3; channels doubling every third layer
-          from 16 up to 256; stride-2 layers until the code length is at most
-          32, at most 14 of them; a final stride-1 layer). Works from 1 pixel
-          up; lengths that are not a multiple of the total stride are
-          zero-padded internally.
+        - ``"auto"``: an encoder sized from the number of pixels, following
+          the paper's pattern (kernels 7, 5, 5 then 3; channels doubling every
+          third layer from 16 up to 256; stride-2 layers until the code length
+          is at most 32, at most 14 of them; a final stride-1 layer), and a
+          dense decoder (fully connected layers of 64 and 256 units, then one
+          to every pixel) that can draw a line of any shape at any pixel. With
+          ``virtual_rv`` it draws 4 sub-pixels per pixel, which the velocity
+          latent shifts before they are averaged onto the pixels, so that
+          lines one or two pixels wide keep their shape at any fraction of a
+          pixel's shift. On real HARPS spectra the paper's transposed
+          convolutions drew lines worse than PCA
+          (``benchmarks/real_spectra.py``). Works from 1 pixel up; lengths
+          that are not a multiple of the total stride are zero-padded
+          internally.
         - ``"sedaghat2021"``: the paper's network layer for layer (15 encoder
           layers, 7,046,997 parameters at ``n_components=128``). Requires
           spectra of exactly 327,680 pixels, the paper's padded HARPS grid.
         - a dict with keys ``"channels"``, ``"kernel_sizes"`` (odd) and
-          ``"strides"``, one entry per encoder layer.
+          ``"strides"``, one entry per encoder layer, and optionally
+          ``"decoder"`` (``"conv"``, the default: transposed convolutions
+          mirroring the encoder, as the paper; or ``"dense"``) and
+          ``"oversample"`` (sub-pixels a dense decoder draws with
+          ``virtual_rv``; default 1).
 
     beta : float, default=1e-4
         Weight of the KL term, summed over latents, against the
@@ -266,8 +285,23 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         when every latent collapsed (the model learned only the mean
         spectrum), :class:`~skspecrep.exceptions.TrainingNotConvergedWarning`
         when ``max_epochs`` ended the run during the KL warm-up or while the
-        objective was still falling steeply. Empty for a healthy run. The
-        report and the command line show them.
+        objective was still falling steeply,
+        :class:`~skspecrep.exceptions.WorseThanPCAWarning` when it
+        reconstructs spectra worse than PCA of the same width. Empty for a
+        healthy run. The report and the command line show them.
+
+    reconstruction_error_ : float
+        Mean absolute error per pixel (weighted by ``pixel_weight_``) of the
+        network's reconstructions of a sample of spectra: up to 1,000
+        validation spectra, or training spectra that the PCA below did not
+        see when there is no validation split (fewer for very long spectra,
+        to bound memory). NaN when there were too few spectra to compare.
+
+    pca_reconstruction_error_ : float
+        The same error for PCA with ``n_components`` components fitted on up
+        to 2,000 other training spectra. When the network's error is larger,
+        :meth:`fit` warns with
+        :class:`~skspecrep.exceptions.WorseThanPCAWarning`.
 
     velocity_latent_ : int or None
         With Doppler pairs (``virtual_rv``), the latent that holds radial
@@ -440,6 +474,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         TrainingNotConvergedWarning
             When ``max_epochs`` ended training during the KL warm-up or while
             the objective was still falling steeply.
+        WorseThanPCAWarning
+            When the network reconstructs a sample of spectra worse than PCA
+            with ``n_components`` components (``reconstruction_error_`` and
+            ``pca_reconstruction_error_``).
         """
         continuing = self.warm_start and hasattr(self, "net_")
         source = self._validated_source(X, reset=not continuing)
@@ -482,6 +520,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
         self.component_kl_ = kl / min(plan.n_train, _KL_SAMPLE)
+        self.reconstruction_error_, self.pca_reconstruction_error_ = self._compare_with_pca(plan)
         history = net.history
         column = "valid_loss" if plan.valid_rows is not None else "train_loss"
         self.fit_warnings_ = diagnose(
@@ -490,10 +529,33 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             beta=plan.params["beta"],
             kl_warmup=plan.params["kl_warmup"],
             stop_reason=outcome.stop_reason,
+            reconstruction=(self.reconstruction_error_, self.pca_reconstruction_error_),
         )
         virtual_rv = plan.params["virtual_rv"]
         self.velocity_latent_ = None if virtual_rv is None else 0
         self.velocity_scale_ = None if virtual_rv is None else velocity_scale(virtual_rv)
+
+    def _compare_with_pca(self, plan) -> tuple[float, float]:
+        """Reconstruction errors of the network and of PCA of its width on a sample.
+
+        Cheap next to training: randomised PCA of at most a few thousand
+        spectra, and one encoding of at most a thousand.
+        """
+        fit_rows, eval_rows = pca_comparison_rows(
+            len(plan.source), plan.train_rows, plan.valid_rows, plan.source.n_features, plan.seed
+        )
+        weight = plan.params["pixel_mask"]
+        pca = pca_error(plan.source, fit_rows, eval_rows, self.n_components, weight, plan.seed)
+        if np.isnan(pca):
+            return float("nan"), pca
+        X = plan.source.read(eval_rows)
+        X_hat = np.empty_like(X)
+        decoded = self._map_chunks(
+            RowSource(X, validate=False), lambda m, x: m.decode(m.encode_mean(x))
+        )
+        for positions, chunk in decoded:
+            X_hat[positions] = chunk.cpu().numpy()
+        return weighted_l1(X_hat, X, weight), pca
 
     # -------------------------------------------------------- validation
 

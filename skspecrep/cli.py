@@ -46,6 +46,7 @@ from .exceptions import (
     SpectrumReadError,
     TrainingInterruptedWarning,
     TrainingNotConvergedWarning,
+    WorseThanPCAWarning,
 )
 from .inspection import seed_stability
 from .io import load_model, read_spectra, save_model
@@ -1007,10 +1008,19 @@ def _fit(ae, X, sample_weight=None) -> SpectralAutoencoder:
         warnings.simplefilter("ignore", TrainingInterruptedWarning)
         warnings.simplefilter("ignore", PosteriorCollapseWarning)
         warnings.simplefilter("ignore", TrainingNotConvergedWarning)
+        warnings.simplefilter("ignore", WorseThanPCAWarning)
         return ae.fit(X, sample_weight=sample_weight)
 
 
 def _say_warnings(ae) -> None:
+    """The network against PCA of its width, then each of fit's warnings."""
+    network, pca = ae.reconstruction_error_, ae.pca_reconstruction_error_
+    if pca > 0:  # False for NaN: not compared
+        sample = "held-out spectra" if ae.validation_fraction else "a sample of the spectra"
+        print(
+            f"Reconstruction error on {sample}: network {network:.4g}, PCA with "
+            f"{ae.n_components} components {pca:.4g} ({network / pca:.2f}x PCA's)."
+        )
     for problem in ae.fit_warnings_:
         print(f"\nWarning: {problem}", file=sys.stderr)
 

@@ -44,6 +44,7 @@ __all__ = [
     "TrainingNotConvergedWarning",
     "UnusableLabelWarning",
     "WarmStartError",
+    "WorseThanPCAWarning",
 ]
 
 
@@ -319,6 +320,24 @@ class TrainingNotConvergedWarning(_sklearn.ConvergenceWarning):
     >>> from sklearn.exceptions import ConvergenceWarning
     >>> from skspecrep.exceptions import TrainingNotConvergedWarning
     >>> issubclass(TrainingNotConvergedWarning, ConvergenceWarning)
+    True
+    """
+
+
+class WorseThanPCAWarning(UserWarning):
+    """The trained network reconstructs spectra worse than PCA with as many components.
+
+    Raised by :meth:`SpectralAutoencoder.fit <skspecrep.SpectralAutoencoder.fit>`
+    when its reconstruction error (``reconstruction_error_``) on a sample of
+    spectra exceeds that of PCA with ``n_components`` components fitted on
+    other spectra of the same archive (``pca_reconstruction_error_``): the
+    network learned less than a linear model, so its latents should not be
+    read as the archive's physics yet. The message says what to try.
+
+    Examples
+    --------
+    >>> from skspecrep.exceptions import WorseThanPCAWarning
+    >>> issubclass(WorseThanPCAWarning, UserWarning)
     True
     """
 

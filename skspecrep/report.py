@@ -350,6 +350,9 @@ def _results(estimator, X, selector, scorer, is_autoencoder, names) -> dict:
         results["best_epoch"] = int(estimator.best_epoch_)
         results["final_train_loss"] = float(estimator.history_[-1, "train_loss"])
         results["warnings"] = [str(w) for w in getattr(estimator, "fit_warnings_", [])]
+        for key in ("reconstruction_error", "pca_reconstruction_error"):
+            value = getattr(estimator, key + "_", float("nan"))
+            results[key] = None if np.isnan(value) else float(value)
         if getattr(estimator, "velocity_latent_", None) is not None:
             results["velocity_latent"] = f"z{estimator.velocity_latent_}"
             results["velocity_scale_kms"] = float(estimator.velocity_scale_)
@@ -388,6 +391,9 @@ def _page(title, results, sections, images) -> str:
     ]
     if "n_epochs" in results:
         facts.append(("epochs", results["n_epochs"]))
+    if results.get("pca_reconstruction_error") is not None:
+        facts.append(("reconstruction error", f"{results['reconstruction_error']:.4g}"))
+        facts.append(("PCA's, as many components", f"{results['pca_reconstruction_error']:.4g}"))
     parts = [
         "<!DOCTYPE html>",
         f"<html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",

@@ -113,6 +113,7 @@ def test_demo_with_doppler_pairs_and_seeds_shows_the_velocity_latent_and_stabili
     # Two epochs end inside the KL warm-up: said once, in the command's words.
     assert err.count("Warning: Training stopped after 2 epochs") == 2
     assert "TrainingNotConvergedWarning" not in err
+    assert out.count("Reconstruction error on ") == 2 and "components" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["velocity_latent"] == "z0" and summary["velocity_scale_kms"] == 60.0
     assert summary["stability"]["n_models"] == 2

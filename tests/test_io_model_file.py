@@ -88,10 +88,11 @@ def test_a_pipeline_round_trips_to_identical_codes_reconstructions_and_attribute
     for name in ("mean_", "component_kl_", "pixel_weight_"):
         np.testing.assert_array_equal(getattr(again, name), getattr(ae, name))
     for name in ("n_iter_", "best_epoch_", "stop_reason_", "scale_", "velocity_latent_",
-                 "velocity_scale_", "n_features_in_", "architecture_"):  # fmt: skip
+                 "velocity_scale_", "n_features_in_", "architecture_", "reconstruction_error_",
+                 "pca_reconstruction_error_"):  # fmt: skip
         assert getattr(again, name) == getattr(ae, name), name
-    assert [type(w) for w in again.fit_warnings_] == [TrainingNotConvergedWarning]
-    assert str(again.fit_warnings_[0]) == str(ae.fit_warnings_[0])
+    assert TrainingNotConvergedWarning in [type(w) for w in again.fit_warnings_]
+    assert [str(w) for w in again.fit_warnings_] == [str(w) for w in ae.fit_warnings_]
     assert again.history_[:, "valid_loss"] == ae.history_[:, "valid_loss"]
     assert list(again.get_feature_names_out()) == ["spectralautoencoder0", "spectralautoencoder1",
                                                    "spectralautoencoder2"]  # fmt: skip

@@ -155,6 +155,12 @@ def test_fit_warnings_head_the_report(tmp_path, data):
     page = report.html.read_text()
     assert page.count("class='warning'") == len(ae.fit_warnings_)
     assert page.index("Every latent collapsed") < page.index("<h2>")
+    # The collapsed model is worse than PCA: both errors head the page too.
+    assert report.results["reconstruction_error"] == ae.reconstruction_error_
+    assert report.results["pca_reconstruction_error"] == ae.pca_reconstruction_error_
+    assert ae.reconstruction_error_ > ae.pca_reconstruction_error_
+    assert page.index("worse than PCA") < page.index("<h2>")
+    assert page.index(f"{ae.pca_reconstruction_error_:.4g}") < page.index("<h2>")
 
 
 def test_stability_across_seeds_has_its_section(tmp_path, data):

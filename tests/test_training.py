@@ -18,6 +18,7 @@ from skspecrep.exceptions import (
     TrainingInterruptedWarning,
     TrainingNotConvergedWarning,
     WarmStartError,
+    WorseThanPCAWarning,
 )
 
 X_SMALL = line_spectra(96, 64, seed=0)[0]
@@ -351,8 +352,36 @@ def test_fit_warns_and_records_a_collapsed_model():
     ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
     with pytest.warns(PosteriorCollapseWarning, match="Every latent collapsed"):
         ae.fit(X_SMALL)
-    assert [type(w) for w in ae.fit_warnings_] == [PosteriorCollapseWarning]
+    # A model that reconstructs only the mean spectrum also does worse than PCA.
+    assert [type(w) for w in ae.fit_warnings_] == [PosteriorCollapseWarning, WorseThanPCAWarning]
     assert ae.component_kl_.max() <= ACTIVE_KL
+
+
+@pytest.mark.parametrize(
+    "errors, warned",
+    [((0.2, 0.1), True), ((0.1, 0.2), False), ((0.1, 0.1), False), ((np.nan, np.nan), False)],
+)
+def test_a_network_worse_than_pca_is_said_with_both_errors(errors, warned):
+    found = _diagnose(reconstruction=errors)
+    assert [type(w) for w in found] == ([WorseThanPCAWarning] if warned else [])
+    if warned:
+        assert "0.2 against 0.1, 2.00 times" in str(found[0])
+
+
+def test_fit_compares_the_network_with_pca_of_its_width():
+    # Spectra that are exactly the mean plus two components: PCA(2)
+    # reconstructs held-out ones to rounding, one epoch of training cannot.
+    rng = np.random.RandomState(0)
+    basis = rng.normal(size=(2, 48))
+    X = (1.0 + rng.normal(size=(300, 2)) @ basis * 0.1).astype(np.float32)
+    ae = SpectralAutoencoder(2, max_epochs=1, validation_fraction=0.2, random_state=0)
+    with pytest.warns(WorseThanPCAWarning, match="worse than PCA"):
+        ae.fit(X)
+    assert ae.pca_reconstruction_error_ < 1e-5
+    assert ae.reconstruction_error_ > 100 * ae.pca_reconstruction_error_
+    # The network's error is its mean absolute error, on a sample of the spectra.
+    everywhere = np.abs(ae.inverse_transform(ae.transform(X)) - X).mean()
+    np.testing.assert_allclose(ae.reconstruction_error_, everywhere, rtol=0.2)
 
 
 def test_decorrelation_adds_its_penalty_to_each_training_step():

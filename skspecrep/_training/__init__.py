@@ -7,7 +7,7 @@ with an ``Outcome`` saying why training stopped. Fresh fits, warm starts,
 resumed checkpoints and distributed runs take this same path.
 """
 
-from ._diagnosis import ACTIVE_KL, diagnose
+from ._diagnosis import ACTIVE_KL, diagnose, pca_comparison_rows, pca_error, weighted_l1
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, net_state, restore_net, run_training
 
@@ -18,6 +18,9 @@ __all__ = [
     "Outcome",
     "TrainingPlan",
     "diagnose",
+    "pca_comparison_rows",
+    "pca_error",
+    "weighted_l1",
     "make_plan",
     "net_state",
     "restore_net",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.decomposition import PCA
 
 from .._nn import kl_weight
-from ..exceptions import PosteriorCollapseWarning, TrainingNotConvergedWarning
+from ..exceptions import PosteriorCollapseWarning, TrainingNotConvergedWarning, WorseThanPCAWarning
+from ..io._arrays import RowSource
 
 #: A latent whose mean KL from the prior is at most this (nats) carries no
 #: information: the threshold of UDR (Duan et al. 2020).
@@ -17,6 +19,71 @@ STEEP_FALL = 0.01
 _SLOPE_EPOCHS = 3
 
 
+#: Spectra drawn to compare the network with PCA: PCA is fitted on up to
+#: ``_PCA_FIT_ROWS`` of them and both are scored on up to ``_PCA_EVAL_ROWS``
+#: others, within ``_PCA_BYTES`` of float32 so that the paper's 327,680-pixel
+#: spectra stay within memory (a few hundred of them).
+_PCA_FIT_ROWS, _PCA_EVAL_ROWS, _PCA_BYTES = 2000, 1000, 256 * 2**20
+
+
+def pca_comparison_rows(
+    n_rows: int,
+    train_rows: np.ndarray | None,
+    valid_rows: np.ndarray | None,
+    n_features: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted rows to fit PCA on and rows to score both models on.
+
+    The scoring rows are validation spectra when there are some (neither
+    model trained on them), otherwise training spectra that PCA does not
+    see (the network did train on them, which favours it slightly).
+    """
+    rng = np.random.RandomState(seed)
+    budget = max(4, _PCA_BYTES // (4 * n_features))
+    pool = np.arange(n_rows) if train_rows is None else np.asarray(train_rows)
+    if valid_rows is not None and len(valid_rows):
+        n_eval = min(len(valid_rows), _PCA_EVAL_ROWS, budget // 3)
+        n_fit = min(len(pool), _PCA_FIT_ROWS, budget - n_eval)
+        fit = rng.choice(pool, n_fit, replace=False)
+        evaluate = rng.choice(valid_rows, n_eval, replace=False)
+    else:
+        n_total = min(len(pool), _PCA_FIT_ROWS + _PCA_EVAL_ROWS, budget)
+        drawn = rng.choice(pool, n_total, replace=False)
+        n_eval = max(1, n_total // 3)
+        fit, evaluate = drawn[n_eval:], drawn[:n_eval]
+    return np.sort(fit), np.sort(evaluate)
+
+
+def pca_error(
+    source: RowSource,
+    fit_rows: np.ndarray,
+    eval_rows: np.ndarray,
+    n_components: int,
+    pixel_weight: np.ndarray,
+    seed: int,
+) -> float:
+    """Weighted mean absolute error of PCA's reconstruction of ``eval_rows``.
+
+    PCA with ``n_components`` components (fewer when there are fewer rows
+    to fit) is fitted on ``fit_rows``; NaN when there are too few rows.
+    """
+    n_components = min(n_components, len(fit_rows) - 1, source.n_features)
+    if n_components < 1 or not len(eval_rows):
+        return float("nan")
+    pca = PCA(n_components, svd_solver="randomized", random_state=seed)
+    pca.fit(source.read(fit_rows))
+    X = source.read(eval_rows)
+    return weighted_l1(pca.inverse_transform(pca.transform(X)), X, pixel_weight)
+
+
+def weighted_l1(X_hat: np.ndarray, X: np.ndarray, pixel_weight: np.ndarray) -> float:
+    """Mean absolute error per pixel, weighted by ``pixel_weight``."""
+    weight = np.asarray(pixel_weight, dtype=np.float64)
+    per_pixel = np.abs(np.asarray(X_hat, dtype=np.float64) - X).mean(axis=0)
+    return float((per_pixel * weight).sum() / weight.sum())
+
+
 def diagnose(
     component_kl: np.ndarray,
     losses: np.ndarray,
@@ -24,6 +91,7 @@ def diagnose(
     beta: float,
     kl_warmup: tuple[float, float],
     stop_reason: str,
+    reconstruction: tuple[float, float] = (np.nan, np.nan),
 ) -> list[Warning]:
     """Problems of a finished run, as warnings to issue (none: an empty list).
 
@@ -40,7 +108,28 @@ def diagnose(
     stop_reason : str
         Why the run stopped; only runs that ran out of epochs can have
         stopped too soon.
+    reconstruction : tuple of float
+        Reconstruction errors of the network and of PCA of the same width
+        on the same spectra; NaN when they were not compared.
     """
+    found = _training_problems(component_kl, losses, beta, kl_warmup, stop_reason)
+    network, pca = reconstruction
+    if network > pca:
+        found.append(
+            WorseThanPCAWarning(
+                f"The network reconstructs spectra worse than PCA with as many components "
+                f"(mean absolute error {network:.4g} against {pca:.4g}{_times(network, pca)}): "
+                "it has learned less than a linear model, so its latents are not yet "
+                "a description of the spectra. Train longer (more epochs, or warm_start=True "
+                "and fit again), or with more spectra; on spectra with lines one or two pixels "
+                "wide use architecture='auto' (a dense decoder)."
+            )
+        )
+    return found
+
+
+def _training_problems(component_kl, losses, beta, kl_warmup, stop_reason) -> list[Warning]:
+    """Collapse and convergence problems (see :func:`diagnose`)."""
     found = []
     if component_kl.size and not np.any(component_kl > ACTIVE_KL):
         found.append(
@@ -83,3 +172,7 @@ def diagnose(
             )
         )
     return found
+
+
+def _times(network: float, pca: float) -> str:
+    return f", {network / pca:.2f} times" if pca > 0 else ""

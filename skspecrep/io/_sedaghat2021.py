@@ -63,7 +63,8 @@ def load_sedaghat2021(path: str | os.PathLike, *, allow_pickle: bool = False, de
         Fitted: ``transform``, ``encode``, ``inverse_transform`` and a warm
         start (fine-tuning) work. ``n_iter_`` is the checkpoint's ``epoch``
         when it has one, ``stop_reason_`` is ``"loaded"``, and
-        ``component_kl_`` is NaN until the model is fitted here.
+        ``component_kl_`` and the reconstruction errors are NaN until the model
+        is fitted here.
 
     Raises
     ------
@@ -156,6 +157,8 @@ def load_sedaghat2021(path: str | os.PathLike, *, allow_pickle: bool = False, de
         "best_epoch_": n_iter,
         "stop_reason_": "loaded",
         "component_kl_": np.full(N_COMPONENTS, np.nan),
+        "reconstruction_error_": float("nan"),
+        "pca_reconstruction_error_": float("nan"),
         "fit_warnings_": [],
         "velocity_latent_": None,
         "velocity_scale_": None,
