@@ -1098,8 +1098,10 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
     )
     scorer = None
     if labels is not None:
+        # Collapsed latents are not ranked: rank-based MI ignores how little they vary.
+        informative = selector.kl_support_ if selector.kl_support_.any() else slice(None)
         scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
-        scorer.fit(Z, labels)
+        scorer.fit(Z.loc[:, informative], labels)
         _print_label_table(selector, scorer)
     if not args.no_report:
         from .report import write_report
@@ -1125,23 +1127,26 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
 def _print_label_table(selector, scorer):
     labels = list(scorer.label_names_)
     r = scorer.information_coefficient_
+    latents = [int(name[1:]) for name in scorer.feature_names_in_]  # "z3" -> 3
     print(
-        f"\nHow strongly each latent tracks each label ({scorer.n_samples_per_label_.max()} "
-        "spectra):"
+        f"\nHow strongly each informative latent tracks each label "
+        f"({scorer.n_samples_per_label_.max()} spectra):"
     )
-    print("  information coefficient sqrt(1 - exp(-2 MI)), 0 = none, 1 = all; * informative")
+    print("  information coefficient sqrt(1 - exp(-2 MI)), 0 = none, 1 = all")
     print("  latent   KL    " + " ".join(f"{str(f)[:11]:>11}" for f in labels))
-    for j in np.argsort(-selector.kl_):
-        mark = "*" if selector.kl_support_[j] else " "
-        cells = " ".join(f"{v:11.2f}" for v in r[j])
-        print(f"  {mark}z{j:<5} {selector.kl_[j]:5.2f}  {cells}")
+    for i in np.argsort([-selector.kl_[j] for j in latents]):
+        cells = " ".join(f"{v:11.2f}" for v in r[i])
+        print(f"  z{latents[i]:<6} {selector.kl_[latents[i]]:5.2f}  {cells}")
+    collapsed = len(selector.kl_) - len(latents)
+    if collapsed:
+        print(f"  ({collapsed} collapsed latents, KL at most {selector.kl_threshold_:.3g} nats, "
+              "are not ranked)")  # fmt: skip
     print("\nBest latent per label (MI by KSG, +- bootstrap spread):")
-    for row, j in zip(scorer.report().itertuples(), scorer.best_latent_):
+    for row, i in zip(scorer.report().itertuples(), scorer.best_latent_):
         verdict = "top at every binning" if row.paper_criterion else "not top at every binning"
-        collapsed = "" if selector.kl_support_[j] else ", a collapsed latent"
         print(
-            f"  {row.label:<16} z{j:<3} MI = {row.mi:.2f} +- {row.mi_std:.2f} "
-            f"nats  (coefficient {row.information_coefficient:.2f}; {verdict}{collapsed})"
+            f"  {row.label:<16} z{latents[i]:<3} MI = {row.mi:.2f} +- {row.mi_std:.2f} "
+            f"nats  (coefficient {row.information_coefficient:.2f}; {verdict})"
         )
 
 

@@ -157,6 +157,9 @@ def write_report(
         criterion = "mad" if log_var is None else "kl"
         selector = InformativeDimensionSelector(criterion=criterion).fit(Z, log_var=log_var)
     support = selector.get_support()
+    # Collapsed latents are not ranked against the labels: rank-based MI
+    # ignores how little they vary (unless none is informative).
+    informative = support if support.any() else np.ones_like(support)
     if y is not None:
         Y, label_names = check_labels(y)
         if len(Y) != len(Z):
@@ -164,7 +167,8 @@ def write_report(
         labels = pd.DataFrame(Y, columns=label_names)
         if scorer is None:
             scorer = LatentCorrelationScorer(random_state=random_state)
-            scorer.fit(pd.DataFrame(Z, columns=names), labels)
+            kept = pd.DataFrame(Z[:, informative], columns=np.array(names)[informative])
+            scorer.fit(kept, labels)
     else:
         labels = scorer = None
     traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
@@ -243,10 +247,14 @@ def write_report(
             )
         )
     if scorer is not None:
-        latents = support if support.any() else None
+        # A scorer given by the caller may hold every latent or the informative ones.
+        every = scorer.n_features_in_ == Z.shape[1]
+        scored = np.ones_like(support) if every else informative
+        latents = support if every and support.any() else None
         axes = plotting.plot_mi_heatmap(scorer, latents=latents)
         images["mi_heatmap"] = save("mi_heatmap", axes[0].figure)
-        axes = plotting.plot_best_latent(scorer, pd.DataFrame(Z, columns=names), labels)
+        codes_scored = pd.DataFrame(Z[:, scored], columns=np.array(names)[scored])
+        axes = plotting.plot_best_latent(scorer, codes_scored, labels)
         images["best_latent"] = save("best_latent", axes[0].figure)
         sections.append(
             (
