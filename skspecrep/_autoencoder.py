@@ -70,8 +70,9 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
           is at most 32, at most 14 of them; a final stride-1 layer), and a
           dense decoder (fully connected layers of 64 and 256 units, then one
           to every pixel) that can draw a line of any shape at any pixel. With
-          ``virtual_rv`` it draws 4 sub-pixels per pixel, which the velocity
-          latent shifts before they are averaged onto the pixels, so that
+          ``virtual_rv`` it draws 4 sub-pixels per pixel (fewer past 65,536
+          pixels), which the velocity latent shifts before they are averaged
+          onto the pixels, so that
           lines one or two pixels wide keep their shape at any fraction of a
           pixel's shift. On real HARPS spectra the paper's transposed
           convolutions drew lines worse than PCA

@@ -158,6 +158,20 @@ def test_the_decoder_is_its_layer_modules_composed(n_features, stride):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "n_features, oversample", [(64, 4), (17_884, 4), (65_536, 4), (100_000, 2), (327_680, 1)]
+)
+def test_auto_spec_has_a_dense_decoder_with_bounded_sub_pixels(n_features, oversample):
+    spec = auto_spec(n_features)
+    assert spec.decoder == "dense" and spec.oversample == oversample
+    assert ConvSpec.from_mapping(spec.to_dict()) == spec
+
+
+def test_a_table_without_a_decoder_is_the_conv_decoder_of_earlier_files():
+    spec = ConvSpec.from_mapping({"channels": [8], "kernel_sizes": [3], "strides": [1]})
+    assert (spec.decoder, spec.oversample) == ("conv", 1)
+
+
 def test_the_decoder_computes_its_last_layer_by_shifts():
     # Conv1d's own kernel cost a fifth of a training step on the paper's
     # network; this guards the faster path against a silent return to it.

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 #: Decoder kinds: transposed convolutions mirroring the encoder, or dense layers.
 DECODERS = ("conv", "dense")
 
+#: Most sub-pixels an automatic dense decoder draws per spectrum (2**18: a last
+#: layer of 67 M weights from 256 hidden units).
+MAX_SUBPIXELS = 2**18
+
 #: Pixels of the paper's padded HARPS grid: 312,501 native pixels zero-padded
 #: to 2**14 * 20, so 14 stride-2 layers leave a length of 20.
 SEDAGHAT2021_N_FEATURES = 327_680
@@ -133,7 +137,10 @@ def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
     latent shifts its drawing: on real HARPS spectra (lines 1-3 pixels
     wide) the transposed-convolution decoder drew lines worse than PCA, and
     a shift interpolated between whole pixels blurs such lines
-    (``benchmarks/real_spectra.py`` records both).
+    (``benchmarks/real_spectra.py`` records both). Fewer sub-pixels are
+    drawn past 65,536 pixels, so that the decoder's last layer stays within
+    :data:`MAX_SUBPIXELS` outputs; spectra that long (native HARPS sampling,
+    0.6 km/s) sample their lines finely anyway.
     """
     if n_features < 1:
         raise ValueError(f"n_features must be at least 1; got {n_features}.")
@@ -142,6 +149,11 @@ def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
     channels = tuple(min(max_channels, 16 * 2 ** (i // 3)) for i in range(n_layers))
     kernels = tuple((7, 5, 5)[i] if i < 3 else 3 for i in range(n_layers))
     strides = (2,) * n_down + (1,)
+    oversample = max(1, min(4, MAX_SUBPIXELS // n_features))
     return ConvSpec(
-        channels=channels, kernel_sizes=kernels, strides=strides, decoder="dense", oversample=4
+        channels=channels,
+        kernel_sizes=kernels,
+        strides=strides,
+        decoder="dense",
+        oversample=oversample,
     )
