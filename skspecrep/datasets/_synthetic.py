@@ -357,7 +357,7 @@ def _profile_matrices(centres, sigma, tau_wing_max, hydrogen, log_wave, dv):
     return build(core_rows, core_cols, core_vals), build(wing_rows, wing_cols, wing_vals)
 
 
-def gray_kernel(v: np.ndarray, vsini: np.ndarray, epsilon: float) -> np.ndarray:
+def _gray_kernel(v: np.ndarray, vsini: np.ndarray, epsilon: float) -> np.ndarray:
     """Gray's rotational broadening kernel at velocities v (km/s), unnormalised."""
     with np.errstate(divide="ignore", invalid="ignore"):
         x2 = np.clip(1.0 - (v / vsini) ** 2, 0.0, None)
@@ -374,23 +374,28 @@ def _broadening_ft(vsini, v_shift, n_pixels, dv, resolving_power, epsilon):
     reach = np.max(vsini, initial=0.0) + np.max(np.abs(v_shift), initial=0.0) + 6 * sigma_inst
     n_fft = n_pixels + 2 * (int(np.ceil(reach / dv)) + 1)
     n_fft += n_fft % 2  # even, so that irfft recovers the length
-    # The rotation kernel reaches vsini only: build it on those lags, finely
-    # sampled within each pixel so that narrow kernels stay normalised.
-    half = int(np.ceil(np.max(vsini, initial=0.0) / dv)) + 1
-    lags = np.arange(-half, half + 1) * dv
-    sub = np.linspace(-0.5, 0.5, 9) * dv
+    freq = np.fft.rfftfreq(n_fft, d=dv)  # cycles per km/s
+    inst_ft = np.exp(-2 * (np.pi * freq * sigma_inst) ** 2)
+    shift_ft = np.exp(-2j * np.pi * freq[None, :] * np.asarray(v_shift)[:, None])
+    return rotation_ft(vsini, dv, n_fft, epsilon) * inst_ft[None, :] * shift_ft, n_fft
+
+
+def rotation_ft(vsini, step: float, n_fft: int, epsilon: float) -> np.ndarray:
+    """Fourier transforms (n, n_fft // 2 + 1) of unit-area rotation kernels at step km/s."""
+    # The kernel reaches vsini only: build it on those lags, finely sampled
+    # within each pixel so that narrow kernels stay normalised.
+    half = int(np.ceil(np.max(vsini, initial=0.0) / step)) + 1
+    lags = np.arange(-half, half + 1) * step
+    sub = np.linspace(-0.5, 0.5, 9) * step
     vs = np.asarray(vsini, dtype=np.float64)[:, None, None]
-    rot = gray_kernel(lags[None, :, None] + sub[None, None, :], vs, epsilon).mean(axis=2)
+    rot = _gray_kernel(lags[None, :, None] + sub[None, None, :], vs, epsilon).mean(axis=2)
     narrow = rot.sum(axis=1) <= 0  # vsini far below a pixel: no rotation
     rot[narrow, half] = 1.0
     rot /= rot.sum(axis=1, keepdims=True)
     kernel = np.zeros((len(vs), n_fft))
     kernel[:, : half + 1] = rot[:, half:]
     kernel[:, n_fft - half :] = rot[:, :half]
-    freq = np.fft.rfftfreq(n_fft, d=dv)  # cycles per km/s
-    inst_ft = np.exp(-2 * (np.pi * freq * sigma_inst) ** 2)
-    shift_ft = np.exp(-2j * np.pi * freq[None, :] * np.asarray(v_shift)[:, None])
-    return np.fft.rfft(kernel, axis=1) * inst_ft[None, :] * shift_ft, n_fft
+    return np.fft.rfft(kernel, axis=1)
 
 
 def _convolve_ones_padded(spectra: np.ndarray, kernel_ft: np.ndarray, n_fft: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ._synthetic import C_KMS, gray_kernel
+from ._synthetic import C_KMS, rotation_ft
 
 # Fine sampling (km/s) on which templates are shifted and broadened before
 # being averaged onto the output pixels: finer than HARPS' 0.8 km/s pixels,
@@ -191,7 +191,7 @@ def make_template_spectra(
     for start in range(0, n_samples, _ROWS_PER_CHUNK):
         part = labels.iloc[start : start + _ROWS_PER_CHUNK]
         shift = C_KMS * np.log1p(part["radial_velocity"].to_numpy() / C_KMS)
-        kernel_ft = _rotation_ft(part["vsini"].to_numpy(), fine_step, n_fft, limb_darkening)
+        kernel_ft = rotation_ft(part["vsini"].to_numpy(), fine_step, n_fft, limb_darkening)
         kernel_ft *= np.exp(-2j * np.pi * freq[None, :] * shift[:, None])
         fine = np.fft.irfft(rest_ft[part["template"].to_numpy()] * kernel_ft, n=n_fft, axis=1)
         flux = fine[:, margin : margin + n_pixels * sub].reshape(len(part), n_pixels, sub)
@@ -246,20 +246,3 @@ def _draw_snr(snr, n_samples: int, rng) -> np.ndarray:
     if not 0 < low <= high:
         raise ValueError(f"snr range must be positive (low, high); got {snr}.")
     return rng.uniform(low, high, size=n_samples)
-
-
-def _rotation_ft(vsini: np.ndarray, step: float, n_fft: int, epsilon: float) -> np.ndarray:
-    """Fourier transforms of unit-area rotation kernels on a grid of ``step`` km/s."""
-    half = int(np.ceil(np.max(vsini, initial=0.0) / step)) + 1
-    lags = np.arange(-half, half + 1) * step
-    # Averaged within each fine pixel, so that narrow kernels keep unit area.
-    offsets = np.linspace(-0.5, 0.5, 9) * step
-    kernel = gray_kernel(lags[None, :, None] + offsets, vsini[:, None, None], epsilon)
-    kernel = kernel.mean(axis=2)
-    none = kernel.sum(axis=1) <= 0  # vsini far below a pixel: no rotation
-    kernel[none, half] = 1.0
-    kernel /= kernel.sum(axis=1, keepdims=True)
-    wrapped = np.zeros((len(vsini), n_fft))
-    wrapped[:, : half + 1] = kernel[:, half:]
-    wrapped[:, n_fft - half :] = kernel[:, :half]
-    return np.fft.rfft(wrapped, axis=1)
