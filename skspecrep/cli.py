@@ -260,8 +260,10 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
         )
         parser.add_argument(
             "--architecture",
-            choices=["auto", "sedaghat2021"],
-            help="network: sized from the pixel count, or the paper's (needs 327,680 pixels)",
+            choices=["auto", "dense", "sedaghat2021"],
+            help="network: sized from the pixel count; the same with a dense decoder (for "
+            "real high-resolution spectra, whose lines are 1-3 pixels wide); or the paper's "
+            "(needs 327,680 pixels)",
         )
         parser.add_argument(
             "--kl-warmup",

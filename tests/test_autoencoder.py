@@ -639,20 +639,17 @@ def test_bf16_mixed_precision_trains_the_same_model_to_bf16_accuracy(spectra):
     np.testing.assert_allclose(losses, full.history_[:, "train_loss"], rtol=0.02)
     Z = mixed.transform(X)
     assert Z.dtype == np.float32
-    # But they are not the same computation. After four epochs of rounding
-    # the codes may have drifted along directions the decoder ignores; the
-    # model, what the codes decode to, agrees.
+    # But they are not the same computation.
     assert not np.array_equal(Z, full.transform(X))
-    X_full = full.inverse_transform(full.transform(X))
-    np.testing.assert_allclose(mixed.inverse_transform(Z), X_full, atol=0.02 * np.ptp(X_full))
+    np.testing.assert_allclose(Z, full.transform(X), atol=0.05 * np.abs(Z).max())
 
 
 @pytest.mark.slow
 def test_on_real_spectra_the_network_beats_pca_and_its_velocity_latent_is_monotone():
     """Three real stars (HARPS ADP, HARPS s1d, ESPRESSO S1D) around Mg b, 386 pixels.
 
-    With the transposed-convolution decoder of earlier releases the same run
-    reconstructs at 0.97x PCA's error (benchmarks/real_spectra.py records why).
+    With the transposed-convolution decoder ("auto") the same run reconstructs
+    at 0.97x PCA's error (benchmarks/real_spectra.py records why).
     """
     from scipy.stats import spearmanr
     from sklearn.decomposition import PCA
@@ -670,8 +667,9 @@ def test_on_real_spectra_the_network_beats_pca_and_its_velocity_latent_is_monoto
     pca = PCA(8, random_state=0).fit(X_train)
     pca_l1 = np.abs(pca.inverse_transform(pca.transform(X_test)) - X_test).mean()
     ae = SpectralAutoencoder(
-        8, wavelength=wavelength, virtual_rv=60.0, max_epochs=30, random_state=0
-    )
+        8, architecture="dense", wavelength=wavelength, virtual_rv=60.0, max_epochs=30,
+        random_state=0,
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingNotConvergedWarning)
         ae.fit(X_train)

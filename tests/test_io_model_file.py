@@ -98,6 +98,22 @@ def test_a_pipeline_round_trips_to_identical_codes_reconstructions_and_attribute
                                                    "spectralautoencoder2"]  # fmt: skip
 
 
+def test_a_dense_decoder_with_sub_pixels_round_trips(pipeline, tmp_path):
+    _, X = pipeline
+    X = X / np.median(X, axis=1, keepdims=True)
+    wavelength = make_stellar_spectra(1, n_pixels=256, random_state=0)[2]
+    ae = SpectralAutoencoder(
+        3, architecture="dense", max_epochs=1, random_state=0, wavelength=wavelength,
+        virtual_rv=50.0,
+    ).fit(X)  # fmt: skip
+    assert (ae.architecture_["decoder"], ae.architecture_["oversample"]) == ("dense", 4)
+    again = load_model(save_model(ae, tmp_path / "dense.skspecrep"))
+    assert again.architecture_ == ae.architecture_
+    Z = ae.transform(X)
+    np.testing.assert_array_equal(again.transform(X), Z)
+    np.testing.assert_array_equal(again.inverse_transform(Z), ae.inverse_transform(Z))
+
+
 def test_a_loaded_autoencoder_continues_training_on_a_warm_start(pipeline, tmp_path):
     model, X = pipeline
     ae = load_model(save_model(model[-1], tmp_path / "ae.skspecrep"))

@@ -15,6 +15,7 @@ from skspecrep._nn import (
     ConvVAE,
     auto_spec,
     decorrelation_penalty,
+    dense_spec,
     kl_per_latent,
     kl_weight,
     sedaghat2021_spec,
@@ -161,9 +162,16 @@ def test_the_decoder_is_its_layer_modules_composed(n_features, stride):
 @pytest.mark.parametrize(
     "n_features, oversample", [(64, 4), (17_884, 4), (65_536, 4), (100_000, 2), (327_680, 1)]
 )
-def test_auto_spec_has_a_dense_decoder_with_bounded_sub_pixels(n_features, oversample):
-    spec = auto_spec(n_features)
+def test_dense_spec_is_auto_s_encoder_with_a_dense_decoder_of_bounded_sub_pixels(
+    n_features, oversample
+):
+    spec = dense_spec(n_features)
     assert spec.decoder == "dense" and spec.oversample == oversample
+    auto = auto_spec(n_features)
+    assert auto.decoder == "conv"
+    assert (spec.channels, spec.kernel_sizes, spec.strides) == (
+        auto.channels, auto.kernel_sizes, auto.strides
+    )
     assert ConvSpec.from_mapping(spec.to_dict()) == spec
 
 
@@ -175,7 +183,7 @@ def test_a_table_without_a_decoder_is_the_conv_decoder_of_earlier_files():
 def test_the_decoder_computes_its_last_layer_by_shifts():
     # Conv1d's own kernel cost a fifth of a training step on the paper's
     # network; this guards the faster path against a silent return to it.
-    model = ConvVAE(64, 2, ConvSpec.from_mapping(auto_spec(64).to_dict() | {"decoder": "conv"}))
+    model = ConvVAE(64, 2, auto_spec(64))
     calls = []
     model.output_conv.register_forward_hook(lambda *args: calls.append(1))
     recon = model.decode(torch.zeros(3, 2))

@@ -8,6 +8,7 @@ from ._architectures import (
     SEDAGHAT2021_N_FEATURES,
     ConvSpec,
     auto_spec,
+    dense_spec,
     sedaghat2021_spec,
 )
 from ._doppler import (
@@ -31,6 +32,7 @@ __all__ = [
     "ConvSpec",
     "ConvVAE",
     "auto_spec",
+    "dense_spec",
     "decorrelation_penalty",
     "kl_per_latent",
     "kl_weight",

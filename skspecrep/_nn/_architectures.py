@@ -16,7 +16,7 @@ from dataclasses import dataclass
 #: Decoder kinds: transposed convolutions mirroring the encoder, or dense layers.
 DECODERS = ("conv", "dense")
 
-#: Most sub-pixels an automatic dense decoder draws per spectrum (2**18: a last
+#: Most sub-pixels the dense decoder of :func:`dense_spec` draws per spectrum (2**18: a last
 #: layer of 67 M weights from 256 hidden units).
 MAX_SUBPIXELS = 2**18
 
@@ -124,23 +124,14 @@ def sedaghat2021_spec() -> ConvSpec:
 
 
 def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
-    """A network sized from the number of pixels, with a dense decoder.
+    """A network sized from the number of pixels, with the paper's kind of decoder.
 
     The encoder follows the paper's pattern (kernels 7, 5, 5 then 3;
     channels doubling every third layer from 16; a final stride-1 layer)
     with as many stride-2 layers as leave a code length of at most 32,
     capped at the paper's 14. A single pixel gets one stride-1 layer.
     Channels stop growing at ``max_channels`` so that small inputs keep
-    small networks.
-
-    The decoder is dense, drawing at 4 sub-pixels per pixel when a velocity
-    latent shifts its drawing: on real HARPS spectra (lines 1-3 pixels
-    wide) the transposed-convolution decoder drew lines worse than PCA, and
-    a shift interpolated between whole pixels blurs such lines
-    (``benchmarks/real_spectra.py`` records both). Fewer sub-pixels are
-    drawn past 65,536 pixels, so that the decoder's last layer stays within
-    :data:`MAX_SUBPIXELS` outputs; spectra that long (native HARPS sampling,
-    0.6 km/s) sample their lines finely anyway.
+    small networks. The decoder mirrors it with transposed convolutions.
     """
     if n_features < 1:
         raise ValueError(f"n_features must be at least 1; got {n_features}.")
@@ -149,11 +140,27 @@ def auto_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
     channels = tuple(min(max_channels, 16 * 2 ** (i // 3)) for i in range(n_layers))
     kernels = tuple((7, 5, 5)[i] if i < 3 else 3 for i in range(n_layers))
     strides = (2,) * n_down + (1,)
+    return ConvSpec(channels=channels, kernel_sizes=kernels, strides=strides)
+
+
+def dense_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
+    """The encoder of :func:`auto_spec` with a dense decoder drawing sub-pixels.
+
+    The dense decoder draws every pixel from fully connected layers, at 4
+    sub-pixels per pixel when a velocity latent shifts its drawing. On real
+    HARPS spectra (lines 1-3 pixels wide) the transposed-convolution
+    decoder drew lines worse than PCA, and a shift interpolated between
+    whole pixels blurs such lines (``benchmarks/real_spectra.py`` records
+    both). Fewer sub-pixels are drawn past 65,536 pixels, so that the last
+    layer stays within :data:`MAX_SUBPIXELS` outputs; spectra that long
+    (native HARPS sampling, 0.6 km/s) sample their lines finely anyway.
+    """
+    encoder = auto_spec(n_features, max_channels=max_channels)
     oversample = max(1, min(4, MAX_SUBPIXELS // n_features))
     return ConvSpec(
-        channels=channels,
-        kernel_sizes=kernels,
-        strides=strides,
+        channels=encoder.channels,
+        kernel_sizes=encoder.kernel_sizes,
+        strides=encoder.strides,
         decoder="dense",
         oversample=oversample,
     )

@@ -121,8 +121,8 @@ def diagnose(
                 f"(mean absolute error {network:.4g} against {pca:.4g}{_times(network, pca)}): "
                 "it has learned less than a linear model, so its latents are not yet "
                 "a description of the spectra. Train longer (more epochs, or warm_start=True "
-                "and fit again), or with more spectra; on spectra with lines one or two pixels "
-                "wide use architecture='auto' (a dense decoder)."
+                "and fit again), or with more spectra; on spectra whose lines are one to three "
+                "pixels wide, try architecture='dense'."
             )
         )
     return found

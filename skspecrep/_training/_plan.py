@@ -26,7 +26,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 from skorch.callbacks import Callback
 
-from .._nn import C_KMS, SEDAGHAT2021_N_FEATURES, ConvSpec, auto_spec, sedaghat2021_spec
+from .._nn import (
+    C_KMS,
+    SEDAGHAT2021_N_FEATURES,
+    ConvSpec,
+    auto_spec,
+    dense_spec,
+    sedaghat2021_spec,
+)
 from ..io._arrays import RowSource
 from ._data import SpectraDataset
 
@@ -51,6 +58,8 @@ def _architecture(value, n_features: int) -> ConvSpec:
                 "Use architecture='auto' for other grids."
             )
         return sedaghat2021_spec()
+    if value == "dense":
+        return dense_spec(n_features)
     return auto_spec(n_features)
 
 
