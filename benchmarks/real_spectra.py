@@ -253,7 +253,10 @@ def supervised_ceiling(X_train, y_train, X_test, y_test, seed):
     for name in FACTORS:
         model = make_pipeline(
             StandardScaler(),
-            MLPRegressor((128, 128), early_stopping=True, max_iter=300, random_state=seed),
+            MLPRegressor(
+                hidden_layer_sizes=(128, 128), early_stopping=True, max_iter=300,
+                random_state=seed,
+            ),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
