@@ -176,8 +176,11 @@ def test_dense_spec_is_auto_s_encoder_with_a_dense_decoder_of_bounded_sub_pixels
 
 
 def test_a_table_without_a_decoder_is_the_conv_decoder_of_earlier_files():
-    spec = ConvSpec.from_mapping({"channels": [8], "kernel_sizes": [3], "strides": [1]})
+    table = {"channels": [8], "kernel_sizes": [3], "strides": [1]}
+    spec = ConvSpec.from_mapping(table)
     assert (spec.decoder, spec.oversample) == ("conv", 1)
+    # Written back as before, so earlier checkpoints' fingerprints still match.
+    assert spec.to_dict() == table
 
 
 def test_the_decoder_computes_its_last_layer_by_shifts():

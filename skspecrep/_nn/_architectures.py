@@ -105,13 +105,19 @@ class ConvSpec:
         return cls(**layers, **{k: spec[k] for k in optional if k in spec})
 
     def to_dict(self) -> dict:
-        return {
+        """The table as plain values; a conv decoder's dict keeps the three layer keys only.
+
+        So that checkpoints and model files written before the dense decoder
+        existed describe the same network as they did.
+        """
+        table = {
             "channels": list(self.channels),
             "kernel_sizes": list(self.kernel_sizes),
             "strides": list(self.strides),
-            "decoder": self.decoder,
-            "oversample": int(self.oversample),
         }
+        if self.decoder != "conv" or self.oversample != 1:
+            table.update(decoder=self.decoder, oversample=int(self.oversample))
+        return table
 
 
 def sedaghat2021_spec() -> ConvSpec:
