@@ -715,7 +715,9 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     scorer = results["scorer"]
     names = [f"z{j}" for j in range(k)]
-    score = scorer.score(pd.DataFrame(Z, columns=names), y_test[FACTORS])
+    # The scorer holds the informative latents only, by name.
+    held_out = pd.DataFrame(Z, columns=names)[list(scorer.feature_names_in_)]
+    score = scorer.score(held_out, y_test[FACTORS])
     print(
         f"\nPhysics score on held-out spectra (mean coefficient of the best latents): {score:.2f}"
     )
