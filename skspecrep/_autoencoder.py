@@ -21,14 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._nn import kl_per_latent, velocity_scale
-from ._training import (
-    diagnose,
-    make_plan,
-    pca_comparison_rows,
-    pca_error,
-    run_training,
-    weighted_l1,
-)
+from ._training import compare_with_pca, diagnose, make_plan, run_training
 from .exceptions import TrainingInterruptedWarning
 from .io._arrays import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 
@@ -525,7 +518,14 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
             kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
         self.component_kl_ = kl / min(plan.n_train, _KL_SAMPLE)
-        self.reconstruction_error_, self.pca_reconstruction_error_ = self._compare_with_pca(plan)
+        # Cheap next to training: randomised PCA of at most a few thousand
+        # spectra, and one encoding of at most a thousand.
+        self.reconstruction_error_, self.pca_reconstruction_error_ = compare_with_pca(
+            plan.source, plan.train_rows, plan.valid_rows, self.n_components,
+            plan.params["pixel_mask"],
+            lambda X: self._collect(RowSource(X, validate=False), _reconstruct)[0],
+            plan.seed,
+        )  # fmt: skip
         history = net.history
         column = "valid_loss" if plan.valid_rows is not None else "train_loss"
         self.fit_warnings_ = diagnose(
@@ -539,28 +539,6 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         virtual_rv = plan.params["virtual_rv"]
         self.velocity_latent_ = None if virtual_rv is None else 0
         self.velocity_scale_ = None if virtual_rv is None else velocity_scale(virtual_rv)
-
-    def _compare_with_pca(self, plan) -> tuple[float, float]:
-        """Reconstruction errors of the network and of PCA of its width on a sample.
-
-        Cheap next to training: randomised PCA of at most a few thousand
-        spectra, and one encoding of at most a thousand.
-        """
-        fit_rows, eval_rows = pca_comparison_rows(
-            len(plan.source), plan.train_rows, plan.valid_rows, plan.source.n_features, plan.seed
-        )
-        weight = plan.params["pixel_mask"]
-        pca = pca_error(plan.source, fit_rows, eval_rows, self.n_components, weight, plan.seed)
-        if np.isnan(pca):
-            return float("nan"), pca
-        X = plan.source.read(eval_rows)
-        X_hat = np.empty_like(X)
-        decoded = self._map_chunks(
-            RowSource(X, validate=False), lambda m, x: m.decode(m.encode_mean(x))
-        )
-        for positions, chunk in decoded:
-            X_hat[positions] = chunk.cpu().numpy()
-        return weighted_l1(X_hat, X, weight), pca
 
     # -------------------------------------------------------- validation
 
@@ -756,6 +734,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _reconstruct(module, x):
+    return module.decode(module.encode_mean(x))
 
 
 def _output_dtype(source: RowSource) -> np.dtype:

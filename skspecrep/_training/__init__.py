@@ -7,7 +7,7 @@ with an ``Outcome`` saying why training stopped. Fresh fits, warm starts,
 resumed checkpoints and distributed runs take this same path.
 """
 
-from ._diagnosis import ACTIVE_KL, diagnose, pca_comparison_rows, pca_error, weighted_l1
+from ._diagnosis import ACTIVE_KL, compare_with_pca, diagnose
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, net_state, restore_net, run_training
 
@@ -17,10 +17,8 @@ __all__ = [
     "STOP_REASONS",
     "Outcome",
     "TrainingPlan",
+    "compare_with_pca",
     "diagnose",
-    "pca_comparison_rows",
-    "pca_error",
-    "weighted_l1",
     "make_plan",
     "net_state",
     "restore_net",

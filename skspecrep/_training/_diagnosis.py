@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from sklearn.decomposition import PCA
 
@@ -26,19 +28,38 @@ _SLOPE_EPOCHS = 3
 _PCA_FIT_ROWS, _PCA_EVAL_ROWS, _PCA_BYTES = 2000, 1000, 256 * 2**20
 
 
-def pca_comparison_rows(
-    n_rows: int,
+def compare_with_pca(
+    source: RowSource,
     train_rows: np.ndarray | None,
     valid_rows: np.ndarray | None,
-    n_features: int,
+    n_components: int,
+    pixel_weight: np.ndarray,
+    reconstruct: Callable[[np.ndarray], np.ndarray],
     seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted rows to fit PCA on and rows to score both models on.
+) -> tuple[float, float]:
+    """Weighted mean absolute errors of ``reconstruct`` and of PCA on the same spectra.
 
-    The scoring rows are validation spectra when there are some (neither
-    model trained on them), otherwise training spectra that PCA does not
-    see (the network did train on them, which favours it slightly).
+    PCA with ``n_components`` components (fewer when there are fewer rows
+    to fit) is fitted on training rows; both are scored on validation rows
+    when there are some (neither model trained on them), otherwise on
+    training rows that PCA does not see (the network did train on them,
+    which favours it slightly). NaN for both when there are too few rows.
     """
+    fit_rows, eval_rows = _comparison_rows(
+        len(source), train_rows, valid_rows, source.n_features, seed
+    )
+    n_components = min(n_components, len(fit_rows) - 1, source.n_features)
+    if n_components < 1 or not len(eval_rows):
+        return float("nan"), float("nan")
+    pca = PCA(n_components, svd_solver="randomized", random_state=seed)
+    pca.fit(source.read(fit_rows))
+    X = source.read(eval_rows)
+    pca_l1 = _weighted_l1(pca.inverse_transform(pca.transform(X)), X, pixel_weight)
+    return _weighted_l1(reconstruct(X), X, pixel_weight), pca_l1
+
+
+def _comparison_rows(n_rows, train_rows, valid_rows, n_features, seed):
+    """Sorted rows to fit PCA on and rows to score both models on."""
     rng = np.random.RandomState(seed)
     budget = max(4, _PCA_BYTES // (4 * n_features))
     pool = np.arange(n_rows) if train_rows is None else np.asarray(train_rows)
@@ -55,29 +76,7 @@ def pca_comparison_rows(
     return np.sort(fit), np.sort(evaluate)
 
 
-def pca_error(
-    source: RowSource,
-    fit_rows: np.ndarray,
-    eval_rows: np.ndarray,
-    n_components: int,
-    pixel_weight: np.ndarray,
-    seed: int,
-) -> float:
-    """Weighted mean absolute error of PCA's reconstruction of ``eval_rows``.
-
-    PCA with ``n_components`` components (fewer when there are fewer rows
-    to fit) is fitted on ``fit_rows``; NaN when there are too few rows.
-    """
-    n_components = min(n_components, len(fit_rows) - 1, source.n_features)
-    if n_components < 1 or not len(eval_rows):
-        return float("nan")
-    pca = PCA(n_components, svd_solver="randomized", random_state=seed)
-    pca.fit(source.read(fit_rows))
-    X = source.read(eval_rows)
-    return weighted_l1(pca.inverse_transform(pca.transform(X)), X, pixel_weight)
-
-
-def weighted_l1(X_hat: np.ndarray, X: np.ndarray, pixel_weight: np.ndarray) -> float:
+def _weighted_l1(X_hat: np.ndarray, X: np.ndarray, pixel_weight: np.ndarray) -> float:
     """Mean absolute error per pixel, weighted by ``pixel_weight``."""
     weight = np.asarray(pixel_weight, dtype=np.float64)
     per_pixel = np.abs(np.asarray(X_hat, dtype=np.float64) - X).mean(axis=0)
