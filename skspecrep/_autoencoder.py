@@ -7,6 +7,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
+from typing import Literal
 
 import numpy as np
 import torch
@@ -146,8 +147,15 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         wide as the spread of the stars' radial velocities. None trains on
         single spectra.
 
-    max_epochs : int, default=50
-        Number of passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Number of passes over the training data. ``"auto"`` trains at least
+        50 epochs and at least 2,000 optimizer steps: a small archive needs more
+        passes than a large one, because what a network learns grows with
+        the steps it takes, not with the passes (300 real spectra, 50 epochs:
+        500 steps and a worse reconstruction than PCA; see
+        ``benchmarks/real_spectra.py``). From ``2,000 / 50 * batch_size``
+        training spectra on (1,280 at the default batch size), ``"auto"`` is
+        50 epochs.
 
     batch_size : int, default=32
         Spectra per optimizer step (the paper used 32).
@@ -354,7 +362,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "pixel_mask": ["array-like", None],
         "wavelength": ["array-like", None],
         "virtual_rv": [Interval(Real, 0, None, closed="neither"), tuple, list, None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
@@ -381,7 +389,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         pixel_mask=None,
         wavelength=None,
         virtual_rv: float | tuple[float, float] | None = None,
-        max_epochs: int = 50,
+        max_epochs: int | Literal["auto"] = "auto",
         batch_size: int = 32,
         lr: float = 1e-3,
         validation_fraction: float | None = None,

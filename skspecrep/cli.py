@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     _spectra_arguments(fit)
-    _model_options(fit, n_components=16, epochs=50, lr=1e-3, recipes=True)
+    _model_options(fit, n_components=16, epochs="auto", lr=1e-3, recipes=True)
     fit.add_argument(
         "--validation-fraction",
         type=float,
@@ -234,7 +234,7 @@ def _spectra_arguments(parser):
 #: then up to 20,000) is set in epochs from the number of training spectra.
 RECIPES = {
     "default": {
-        "architecture": "auto", "n_components": 16, "epochs": 50, "beta": 1e-4, "lr": 1e-3,
+        "architecture": "auto", "n_components": 16, "epochs": "auto", "beta": 1e-4, "lr": 1e-3,
         "batch_size": 32, "kl_warmup": (1.0, 10.0),
     },
     "sedaghat2021": {
@@ -280,9 +280,10 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
     )
     parser.add_argument(
         "--epochs",
-        type=int,
+        type=_epochs,
         default=None if recipes else epochs,
-        help=f"training epochs (default {epochs})",
+        help=f"training epochs, or 'auto': at least 50 and at least 2,000 optimizer steps "
+        f"(default {epochs})",
     )
     parser.add_argument(
         "--beta", type=float, default=None if recipes else 1e-4, help="KL weight (default 1e-4)"
@@ -963,9 +964,14 @@ def _non_finite(row: int, ids) -> InputError:
     )
 
 
+def _epochs(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def _check_positive(args, *names):
     for name in names:
-        if getattr(args, name) < 1:
+        value = getattr(args, name)
+        if value != "auto" and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
 
 

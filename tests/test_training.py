@@ -251,6 +251,55 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_straight_result(t
     np.testing.assert_array_equal(resumed.transform(X_SMALL), straight.transform(X_SMALL))
 
 
+class EpochsAsked(Callback):
+    """Record the epochs the run asks of the net, then stop it as Ctrl-C does."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.max_epochs_ = net.max_epochs
+
+    def on_batch_begin(self, net, **kwargs):
+        raise KeyboardInterrupt
+
+
+def asked_of(ae):
+    """Epochs asked of the net by the run, as its EpochsAsked callback recorded."""
+    (asked,) = [cb for _, cb in ae.net_.callbacks_ if isinstance(cb, EpochsAsked)]
+    return asked.max_epochs_
+
+
+@pytest.mark.parametrize(
+    "n_spectra, batch_size, validation_fraction, epochs",
+    [
+        (96, 16, None, 334),  # 6 steps per epoch: 2,000 steps need 334 epochs
+        (96, 16, 0.25, 400),  # 72 training spectra: 5 steps per epoch
+        (96, 1, None, 50),  # 96 steps per epoch: 50 epochs already make 4,800
+        (1248, 32, None, 52),  # 39 steps per epoch
+        (1280, 32, None, 50),  # 40 steps per epoch: exactly 2,000 in 50 epochs
+    ],
+)
+def test_auto_epochs_train_at_least_50_epochs_and_2000_steps(
+    n_spectra, batch_size, validation_fraction, epochs
+):
+    X = np.tile(X_SMALL, (-(-n_spectra // len(X_SMALL)), 1))[:n_spectra]
+    asked = EpochsAsked()
+    ae = SpectralAutoencoder(
+        2, batch_size=batch_size, validation_fraction=validation_fraction, callbacks=[asked]
+    )
+    assert ae.max_epochs == "auto"
+    with pytest.warns(TrainingInterruptedWarning):
+        ae.fit(X)
+    assert asked_of(ae) == epochs
+
+
+def test_auto_epochs_on_a_warm_start_train_that_many_more():
+    ae = SpectralAutoencoder(2, batch_size=96, warm_start=True, max_epochs=3).fit(X_SMALL)
+    asked = EpochsAsked()
+    ae.set_params(max_epochs="auto", batch_size=16, callbacks=[asked])
+    with pytest.warns(TrainingInterruptedWarning):
+        ae.fit(X_SMALL)
+    assert asked_of(ae) == 3 + 334
+
+
 def test_interrupting_before_the_first_epoch_ends_keeps_the_initial_weights():
     ae = SpectralAutoencoder(2, max_epochs=3, callbacks=[InterruptAt(1, 2)], random_state=0)
     with pytest.warns(TrainingInterruptedWarning, match="no epoch was completed"):
