@@ -113,7 +113,8 @@ def main(argv=None):
         labels = write_archive(args)
     options = args.fit_options or DEFAULT_FIT
     command = [
-        sys.executable, "-c", "from skspecrep.cli import main; raise SystemExit(main())", "fit", str(args.folder / "files" / "*.fits"),
+        sys.executable, "-c", "from skspecrep.cli import main; raise SystemExit(main())",
+        "fit", str(args.folder / "files" / "*.fits"),
         "--labels", str(labels), "--id-column", "file", "--output",
         str(args.folder / "run"), "--restart", "--quiet", *options,
     ]  # fmt: skip

@@ -24,6 +24,9 @@ HARPS_PAD = (7589, 7590)
 HARPS_N_PIXELS = 327_680
 HARPS_CCD_GAP = (159_453, 162_894)  # padded pixel indices, end exclusive
 HARPS_NOISE_MEDIAN = 50.0  # raw median flux below which a spectrum is noise only
+#: Most Angstrom at either end of 3785-6910 that the spectra may leave uncovered:
+#: products of one instrument differ in coverage by tenths of an Angstrom.
+HARPS_MAX_UNCOVERED = 10.0
 
 
 def harps_pixel_mask() -> np.ndarray:
@@ -427,6 +430,9 @@ class HARPSPreprocessor(TransformerMixin, BaseEstimator):
     ----------
     wavelength : array-like of shape (n_features,)
         Wavelength (Angstrom) of each input column; must cover 3785-6910.
+        Up to 10 Angstrom left uncovered at either end (real products
+        differ in coverage) are masked in ``pixel_mask_`` as the pads are,
+        with a :class:`~skspecrep.exceptions.SpectrumQualityWarning`.
     noise_median : float, default=50.0
         Raw median flux below which a spectrum counts as noise only.
     median : {"masked", "sedaghat2021"}, default="masked"
@@ -439,7 +445,8 @@ class HARPSPreprocessor(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     pixel_mask_ : ndarray of shape (327680,)
-        1 where the loss should look, 0 on the pads and the CCD gap.
+        1 where the loss should look, 0 on the pads, the CCD gap and any
+        pixel the spectra do not cover.
     wavelength_ : ndarray of shape (327680,)
         Wavelength of each output pixel (the pads continue the grid).
     noise_only_ : ndarray of bool, shape (n_samples_fit,)
@@ -493,15 +500,24 @@ class HARPSPreprocessor(TransformerMixin, BaseEstimator):
         if wave.size != X.shape[1]:
             raise ValueError(f"X has {X.shape[1]} pixels but wavelength has {wave.size} values.")
         lo, hi = HARPS_RANGE
-        tolerance = 1e-6
-        if wave[0] > lo + tolerance or wave[-1] < hi - tolerance:
+        if wave[0] > lo + HARPS_MAX_UNCOVERED or wave[-1] < hi - HARPS_MAX_UNCOVERED:
             raise ValueError(
                 f"The spectra cover {wave[0]:.2f}-{wave[-1]:.2f} Angstrom; the HARPS recipe "
-                f"needs {lo:g}-{hi:g}."
+                f"needs {lo:g}-{hi:g} (to within {HARPS_MAX_UNCOVERED:g} A at either end)."
             )
-        native = harps_wavelength()[HARPS_PAD[0] : HARPS_N_PIXELS - HARPS_PAD[1]]
-        self._matrix, _ = _resampling_matrix(wave, native, "linear")
+        inner = slice(HARPS_PAD[0], HARPS_N_PIXELS - HARPS_PAD[1])
+        self._matrix, covered = _resampling_matrix(wave, harps_wavelength()[inner], "linear")
         self.pixel_mask_ = harps_pixel_mask()
+        if not covered.all():
+            # Pixels no spectrum reaches are left out as the pads are: zero, masked.
+            self.pixel_mask_[inner][~covered] = 0.0
+            warnings.warn(
+                f"The spectra cover {wave[0]:.2f}-{wave[-1]:.2f} Angstrom, not all of "
+                f"{lo:g}-{hi:g}: the {np.sum(~covered):,} HARPS pixels outside it are "
+                "masked, as the pads are.",
+                SpectrumQualityWarning,
+                stacklevel=2,
+            )
         self.wavelength_ = harps_wavelength()
         self.noise_only_ = self.noise_only(X)
         return self

@@ -34,7 +34,7 @@ from . import (
     WavelengthResampler,
     __version__,
 )
-from ._preprocessing import HARPS_RANGE
+from ._preprocessing import HARPS_MAX_UNCOVERED, HARPS_RANGE
 from .datasets import make_stellar_spectra
 from .exceptions import (
     CheckpointError,
@@ -869,9 +869,10 @@ def _harps_recipe(wavelength) -> HARPSPreprocessor:
             "wavelengths (--wavelength for .npy spectra)."
         )
     lo, hi = HARPS_RANGE
-    if wavelength[0] > lo + 1e-6 or wavelength[-1] < hi - 1e-6:
+    if wavelength[0] > lo + HARPS_MAX_UNCOVERED or wavelength[-1] < hi - HARPS_MAX_UNCOVERED:
         raise InputError(
-            f"--recipe sedaghat2021 needs spectra covering {lo:g}-{hi:g} A; the grid covers "
+            f"--recipe sedaghat2021 needs spectra covering {lo:g}-{hi:g} A (to within "
+            f"{HARPS_MAX_UNCOVERED:g} A at either end); the grid covers "
             f"{wavelength[0]:.2f}-{wavelength[-1]:.2f} A."
         )
     return HARPSPreprocessor(wavelength)
@@ -1107,11 +1108,12 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
         f"(selected latents sharing more than {selector.redundancy} nats count once)."
     )
     scorer = None
-    if labels is not None:
+    if labels is not None and not selector.kl_support_.any():
+        print("No latent is informative, so none is scored against the labels.")
+    elif labels is not None:
         # Collapsed latents are not ranked: rank-based MI ignores how little they vary.
-        informative = selector.kl_support_ if selector.kl_support_.any() else slice(None)
         scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
-        scorer.fit(Z.loc[:, informative], labels)
+        scorer.fit(Z.loc[:, selector.kl_support_], labels)
         _print_label_table(selector, scorer)
     if not args.no_report:
         from .report import write_report
@@ -1160,12 +1162,22 @@ def _print_label_table(selector, scorer):
         )
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """The package's own warnings in the command's words; others as Python shows them."""
+    if category.__module__ == "skspecrep.exceptions":
+        print(f"\nWarning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skspecrep`` command."""
     args = build_parser().parse_args(argv)
     run = {"demo": run_demo, "fit": run_fit, "analyze": run_analyze}[args.command]
     try:
-        return run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return run(args)
     except InputError as exc:
         print(f"skspecrep {args.command}: error: {exc}", file=sys.stderr)
         return _EXIT_INPUT

@@ -99,8 +99,9 @@ def write_report(
         A selector fitted on these spectra's codes; None fits one on the
         codes (by KL when the posterior variances are known, else by MAD).
     scorer : LatentCorrelationScorer, default=None
-        A scorer fitted on these codes and labels; None fits one when ``y``
-        is given.
+        A scorer fitted on these codes and labels; None fits one on the
+        informative latents when ``y`` is given, and none when no latent is
+        informative (the page says so: collapsed latents are not ranked).
     stability : Bunch, default=None
         What :func:`~skspecrep.inspection.seed_stability` returned for models
         like this one: adds the section "Stability across seeds" (which
@@ -158,19 +159,20 @@ def write_report(
         selector = InformativeDimensionSelector(criterion=criterion).fit(Z, log_var=log_var)
     support = selector.get_support()
     # Collapsed latents are not ranked against the labels: rank-based MI
-    # ignores how little they vary (unless none is informative).
-    informative = support if support.any() else np.ones_like(support)
+    # ignores how little they vary. With none informative, nothing is scored.
+    informative = support
     if y is not None:
         Y, label_names = check_labels(y)
         if len(Y) != len(Z):
             raise ValueError(f"y has {len(Y)} rows but X has {len(Z)} spectra.")
         labels = pd.DataFrame(Y, columns=label_names)
-        if scorer is None:
+        if scorer is None and support.any():
             scorer = LatentCorrelationScorer(random_state=random_state)
             kept = pd.DataFrame(Z[:, informative], columns=np.array(names)[informative])
             scorer.fit(kept, labels)
     else:
         labels = scorer = None
+    unscored = labels is not None and scorer is None
     traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
     traversal = latent_traversal(estimator, latents=traversed, codes=Z)
 
@@ -264,6 +266,16 @@ def write_report(
                 "the latent that tracks it best.",
                 ["mi_heatmap", "best_latent"],
                 scorer.report().to_html(index=False, float_format="{:.3f}".format),
+            )
+        )
+    elif unscored:
+        sections.append(
+            (
+                "Labels",
+                "No latent is informative, so none is scored against the labels: a "
+                "collapsed latent's tiny variations can still rank-correlate with a label.",
+                [],
+                "",
             )
         )
     if stability is not None:

@@ -234,6 +234,18 @@ def test_ctrl_c_during_training_exits_130_and_the_same_command_resumes(
     )
 
 
+def test_a_collapsed_model_is_not_scored_against_the_labels(capsys, tmp_path, synthetic):
+    folder, _, _, _ = synthetic
+    code, stdout, _ = run(
+        capsys, "fit", folder / "X.npy", "--labels", folder / "labels.csv", "--beta", "10",
+        "--kl-warmup", "0", "0", "--output", tmp_path, "--no-report", *FAST,
+    )  # fmt: skip
+    assert code == 0, stdout
+    assert "Informative latents: 0 of 3 by KL" in stdout
+    assert "No latent is informative, so none is scored against the labels." in stdout
+    assert "Best latent per label" not in stdout
+
+
 def test_fit_and_analyze_encode_the_archive_once(capsys, tmp_path, synthetic, monkeypatch):
     """The codes written, the selection and the report all come from one pass."""
     from skspecrep import SpectralAutoencoder
@@ -354,6 +366,8 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
     wave = 3781.0 + 0.01 * np.arange(313_200)
     for i, star in enumerate(["A", "A", "A", "A", "B", "B", "C"]):
         cut = rng.randint(0, 30, size=2)
+        if i == 3:  # 3785.50-6909.50 A: half an Angstrom short at either end
+            cut = (450, wave.size - 1 - 312_850)
         keep = slice(cut[0], wave.size - cut[1])
         level = 20.0 if star == "C" else 500.0 + 100 * i  # C: below the paper's noise median
         flux = (level * (1 + 0.1 * np.sin(wave[keep] / (3 + i)))).astype(np.float32)
@@ -374,6 +388,11 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
     assert "Sampling weight 1/count per star (OBJECT): 7 spectra of 3 stars, up to 4" in stdout
     assert "1 spectra are noise only" in stdout
     assert "Training on 7 spectra of 327680 pixels" in stdout
+    # Pixels of 3785-6910 that not every file covers are masked, and said in plain words.
+    assert (
+        "Warning: The spectra cover 3785.50-6909.50 Angstrom, not all of 3785-6910: the 100 "
+        "HARPS pixels outside it are masked"
+    ) in err
     model = load_model(out / "model.skspecrep")
     harps, ae = model[0], model[-1]
     assert type(harps).__name__ == "HARPSPreprocessor" and harps.median == "masked"

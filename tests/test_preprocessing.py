@@ -17,6 +17,7 @@ from skspecrep import (
     harps_pixel_mask,
     harps_wavelength,
 )
+from skspecrep.exceptions import SpectrumQualityWarning
 
 
 def gaussian_line(wave, centre=5005.0, depth=0.6, sigma=0.05):
@@ -195,6 +196,19 @@ def test_the_papers_median_counts_the_zeros_of_pads_and_gap(adp_grid_spectra):
     # by the ratio of the two medians.
     ratio = out[7589:-7590] / masked[7589:-7590]
     assert np.ptp(ratio) < 1e-5 and ratio[0] > 1.003
+
+
+def test_a_few_angstrom_left_uncovered_are_masked_as_the_pads_are(adp_grid_spectra):
+    wave, X = adp_grid_spectra
+    # 3786.00-6909.50: 1.00 A missing at the blue end (100 pixels), 0.50 A at the red (50).
+    keep = (wave >= 3786.0 - 1e-9) & (wave <= 6909.5 + 1e-9)
+    with pytest.warns(SpectrumQualityWarning, match="the 150 HARPS pixels outside it"):
+        prep = HARPSPreprocessor(wave[keep]).fit(X[:2, keep])
+    masked = np.flatnonzero((harps_pixel_mask() > 0) & (prep.pixel_mask_ == 0))
+    np.testing.assert_array_equal(masked, np.r_[7589:7689, 327_680 - 7590 - 50 : 327_680 - 7590])
+    out = prep.transform(X[:2, keep])
+    assert np.all(out[:, masked] == 0)
+    assert np.median(out[:, prep.pixel_mask_ > 0], axis=1) == pytest.approx([1.0, 1.0], rel=1e-6)
 
 
 def test_harps_recipe_refuses_short_coverage_and_non_positive_medians(adp_grid_spectra):

@@ -83,6 +83,19 @@ def test_autoencoder_report_adds_training_and_kl_and_works_without_labels(tmp_pa
     assert "A &lt;test&gt; run" in report.html.read_text()
 
 
+def test_a_collapsed_model_is_not_scored_against_the_labels(tmp_path, data):
+    X, labels, _ = data
+    ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
+    with pytest.warns(UserWarning):  # collapse, and worse than PCA
+        ae.fit(X)
+    report = write_report(tmp_path, ae, X, labels)
+    assert report.results["n_informative_kl"] == 0
+    # A collapsed latent's tiny variations rank-correlate with labels: not shown as tracking.
+    assert "labels" not in report.results and report.mutual_information is None
+    assert "mi_heatmap" not in report.figures
+    assert "No latent is informative, so none is scored" in report.html.read_text()
+
+
 def test_bad_input_is_named(tmp_path, data):
     X, labels, _ = data
     pca = PCA(2).fit(X)
