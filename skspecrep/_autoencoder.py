@@ -169,8 +169,12 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         of the validation objective and the weights of the best epoch are
         restored. None trains on all spectra for ``max_epochs`` epochs.
 
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+    n_iter_no_change : int or "auto", default="auto"
+        Patience of early stopping, in epochs. ``"auto"`` is at least 10
+        epochs and at least 400 optimizer steps: 10 epochs from 1,280
+        training spectra up (at the default batch size), more below, where
+        10 epochs of a few hundred spectra stopped real-spectra runs after
+        a third of their steps (``benchmarks/real_files.py``).
 
     device : str, default="auto"
         Torch device: ``"auto"`` takes CUDA when available, else the CPU;
@@ -366,7 +370,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "device": [str],
         "mixed_precision": [StrOptions({"no", "bf16"})],
         "distributed": ["boolean"],
@@ -393,7 +397,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         batch_size: int = 32,
         lr: float = 1e-3,
         validation_fraction: float | None = None,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | Literal["auto"] = "auto",
         device: str = "auto",
         mixed_precision: str = "no",
         distributed: bool = False,

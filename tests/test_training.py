@@ -268,27 +268,27 @@ def asked_of(ae):
 
 
 @pytest.mark.parametrize(
-    "n_spectra, batch_size, validation_fraction, epochs",
+    "n_spectra, batch_size, epochs, patience",
     [
-        (96, 16, None, 334),  # 6 steps per epoch: 2,000 steps need 334 epochs
-        (96, 16, 0.25, 400),  # 72 training spectra: 5 steps per epoch
-        (96, 1, None, 50),  # 96 steps per epoch: 50 epochs already make 4,800
-        (1248, 32, None, 52),  # 39 steps per epoch
-        (1280, 32, None, 50),  # 40 steps per epoch: exactly 2,000 in 50 epochs
+        (96, 16, 400, 80),  # 72 train (a quarter validate): 5 steps per epoch
+        (128, 16, 334, 67),  # 96 train, 6 steps per epoch
+        (128, 1, 50, 10),  # 96 steps per epoch: 50 epochs already make 4,800
+        (1664, 32, 52, 11),  # 1,248 training spectra, 39 steps per epoch
+        (1707, 32, 50, 10),  # 1,280: 40 steps per epoch, exactly 2,000 in 50 epochs
     ],
 )
-def test_auto_epochs_train_at_least_50_epochs_and_2000_steps(
-    n_spectra, batch_size, validation_fraction, epochs
+def test_auto_epochs_and_patience_count_at_least_2000_and_400_steps(
+    n_spectra, batch_size, epochs, patience
 ):
     X = np.tile(X_SMALL, (-(-n_spectra // len(X_SMALL)), 1))[:n_spectra]
-    asked = EpochsAsked()
     ae = SpectralAutoencoder(
-        2, batch_size=batch_size, validation_fraction=validation_fraction, callbacks=[asked]
+        2, batch_size=batch_size, validation_fraction=0.25, callbacks=[EpochsAsked()]
     )
-    assert ae.max_epochs == "auto"
+    assert ae.max_epochs == ae.n_iter_no_change == "auto"
     with pytest.warns(TrainingInterruptedWarning):
         ae.fit(X)
     assert asked_of(ae) == epochs
+    assert dict(ae.net_.callbacks_)["early_stopping"].patience == patience
 
 
 def test_auto_epochs_on_a_warm_start_train_that_many_more():
