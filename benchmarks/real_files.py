@@ -19,7 +19,44 @@ Run ``python benchmarks/real_files.py [--n-files 300] [-- extra fit options]``;
 
 Record of issue 21 (2026-11-30; 2 CPU cores, torch 2.13 CPU)
 ------------------------------------------------------------
-See the end of this docstring; every run made is listed.
+300 files of 301,122 pixels (3782.3-6910.2 A; written in 211 s, 1.4 GB),
+data seed 0, model seed 0 (the command's ``--random-state``), one run each
+(every run made is listed). The command validates on 10 % (30 spectra):
+"PCA" is its held-out comparison, "rho" the velocity latent's |Spearman
+rho| with the velocity over the 300 files and within each star (from
+``codes.csv``), "coef" the information coefficient the command prints.
+
+=====================================  ======  ======  =========  ====  =================  ======
+run                                    epochs  stop    / PCA      rho   rho within         time
+=====================================  ======  ======  =========  ====  =================  ======
+3800-6900 A (17,884 px), conv          95      early   2.37       .07   .10 .12 .11        227 s
+  (old default patience, 10 epochs; no latent tracks the velocity: best coef .12)
+3800-6900, dense, patience 10          54      early   2.01       -     (coef .00)          301 s
+5000-5600 (3,398 px), dense, pat. 10   74      early   .80        -     (coef 1.00)         62 s
+5000-5600, dense, no validation        200     all     .49 [1]_   -     (coef 1.00)         129 s
+5000-5600, dense, patience "auto"      188     early   .48        -     (coef 1.00)         128 s
+3800-6900, dense, patience "auto"      223     all     .97        .86   .998 .999 .999     1190 s
+``--recipe sedaghat2021 --epochs 2``   2       all     19.5       -     -                  159 s
+=====================================  ======  ======  =========  ====  =================  ======
+
+.. [1] on a sample of the training spectra (no validation split).
+
+- Early stopping with 10 epochs of patience stopped these small runs at
+  a third of their steps: ``n_iter_no_change="auto"`` (at least 400 steps)
+  is now the default, and took the 5000-5600 A run from .80 to .48 of PCA.
+- Spectrum files now get ``--architecture dense`` by default: over the
+  whole range the conv decoder learned neither the lines nor the velocity.
+- **Not met**: over the whole range the dense network reaches only .97 of
+  PCA's error (target .8) in 2,007 steps, and takes 20 minutes (target
+  10): a step of 64 spectra of 17,884 pixels costs about 0.5 s on 2 cores
+  (encoder and decoder about a third each). The velocity latent is
+  monotone within every star, but the stars' zero points differ (.86 over
+  all files; see ``real_spectra.py``).
+- The paper's recipe runs end to end on these files (they cover
+  3782.63-6909.90 A in common, so the 11 pixels short of 6910 A are masked
+  as pads, with a warning); after 2 epochs every latent is collapsed (the
+  paper's KL warm-up starts at iteration 5,000: epoch 556 here), and the
+  command says so and scores no latent against the labels.
 """
 
 from __future__ import annotations

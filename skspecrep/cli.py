@@ -234,7 +234,7 @@ def _spectra_arguments(parser):
 #: then up to 20,000) is set in epochs from the number of training spectra.
 RECIPES = {
     "default": {
-        "architecture": "auto", "n_components": 16, "epochs": "auto", "beta": 1e-4, "lr": 1e-3,
+        "architecture": None, "n_components": 16, "epochs": "auto", "beta": 1e-4, "lr": 1e-3,
         "batch_size": 32, "kl_warmup": (1.0, 10.0),
     },
     "sedaghat2021": {
@@ -261,9 +261,9 @@ def _model_options(parser, *, n_components, epochs, lr, virtual_rv=0.0, seeds=1,
         parser.add_argument(
             "--architecture",
             choices=["auto", "dense", "sedaghat2021"],
-            help="network: sized from the pixel count; the same with a dense decoder (for "
-            "real high-resolution spectra, whose lines are 1-3 pixels wide); or the paper's "
-            "(needs 327,680 pixels)",
+            help="network: sized from the pixel count (default for .npy input); the same with "
+            "a dense decoder (default for spectrum files: real high-resolution spectra, whose "
+            "lines are 1-3 pixels wide); or the paper's (needs 327,680 pixels)",
         )
         parser.add_argument(
             "--kl-warmup",
@@ -750,6 +750,11 @@ def run_fit(args: argparse.Namespace) -> int:
         grid=GridChoice.from_args(args),
     )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    if args.architecture is None:
+        # Spectrum files hold real spectra, whose lines the transposed-convolution
+        # decoder draws worse than PCA (benchmarks/real_files.py); arrays keep
+        # the estimator's default.
+        args.architecture = "auto" if Path(args.spectra).suffix == ".npy" else "dense"
     checkpoint = out / "checkpoint.pt"
     if args.restart:
         checkpoint.unlink(missing_ok=True)
@@ -775,7 +780,10 @@ def run_fit(args: argparse.Namespace) -> int:
         device=args.device,
         **extra,
     )
-    print(f"Training on {X_model.shape[0]} spectra of {X_model.shape[1]} pixels ...")
+    print(
+        f"Training on {X_model.shape[0]} spectra of {X_model.shape[1]} pixels "
+        f"(architecture {args.architecture}) ..."
+    )
     start = time.perf_counter()
     try:
         _fit(ae, X_model, sample_weight)

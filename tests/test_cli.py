@@ -158,6 +158,7 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
         assert (out / name).is_file(), name
     model = load_model(out / "model.skspecrep")
     assert model[-1].decorrelation == 1e-3
+    assert model[-1].architecture == "auto"  # arrays keep the estimator's default network
     codes = np.load(out / "codes.npy")
     np.testing.assert_allclose(codes, model.transform(X.astype(np.float32)), rtol=1e-6)
     table = pd.read_csv(out / "codes.csv")
@@ -323,6 +324,9 @@ def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
     assert code == 0, err
     assert "Read 30 of 30 files" in out and "files/s" in out
     grid = load_model(tmp_path / "run" / "model.skspecrep")[-1].wavelength
+    # Spectrum files are real spectra: the dense decoder, said before training.
+    assert "(architecture dense) ..." in out
+    assert load_model(tmp_path / "run" / "model.skspecrep")[-1].architecture == "dense"
     # The range every file covers: no file reaches past 6 pixels in from either end.
     assert wave[0] < grid[0] <= wave[6] and wave[-7] <= grid[-1] < wave[-1]
     assert f"{grid.size:,} pixels, the range every file covers (blue end set by ADP." in out
