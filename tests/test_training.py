@@ -379,6 +379,22 @@ def test_every_latent_collapsed_is_said_with_what_to_try():
     assert _diagnose(kl=(0.004, 0.0, 0.02)) == []
 
 
+def test_latents_at_the_prior_before_the_kl_weight_rises_are_untrained_not_collapsed():
+    # Two epochs of a warm-up starting at epoch 5: no KL pressure yet, so no beta advice.
+    found = _diagnose(kl=(0.0004, 0.0), losses=(1.0, 0.9), kl_warmup=(5.0, 20.0))
+    collapse = [w for w in found if isinstance(w, PosteriorCollapseWarning)]
+    assert len(collapse) == 1
+    assert "before the KL weight began to rise (epoch 5)" in str(collapse[0])
+    assert "smaller beta" not in str(collapse[0])
+    # Once the weight has risen, the same codes are a collapse with beta to blame.
+    (late,) = [
+        w
+        for w in _diagnose(kl=(0.0004, 0.0), losses=(1.0,) * 6, kl_warmup=(5.0, 20.0))
+        if isinstance(w, PosteriorCollapseWarning)
+    ]
+    assert "smaller beta" in str(late)
+
+
 def test_a_run_ended_inside_the_kl_warmup_is_said():
     (found,) = _diagnose(losses=(1.0, 0.9, 0.8))
     assert isinstance(found, TrainingNotConvergedWarning)

@@ -130,19 +130,27 @@ def diagnose(
 def _training_problems(component_kl, losses, beta, kl_warmup, stop_reason) -> list[Warning]:
     """Collapse and convergence problems (see :func:`diagnose`)."""
     found = []
+    n_epochs = len(losses)
     if component_kl.size and not np.any(component_kl > ACTIVE_KL):
-        found.append(
-            PosteriorCollapseWarning(
-                f"Every latent collapsed to the prior (the largest component_kl_ is "
-                f"{component_kl.max():.3g} nats, at most {ACTIVE_KL}): the codes carry no "
+        largest = f"the largest component_kl_ is {component_kl.max():.3g} nats, at most {ACTIVE_KL}"
+        if beta > 0 and kl_weight(n_epochs, beta, kl_warmup) == 0:
+            # No KL pressure yet: the codes are untrained, and a smaller beta would not help.
+            advice = (
+                f"Every latent is still at the prior ({largest}): training ended after "
+                f"{n_epochs} epochs, before the KL weight began to rise (epoch "
+                f"{kl_warmup[0]:g}), so the KL term did not cause this; the network has not "
+                "learned yet. Train longer (more epochs, or warm_start=True and fit again)."
+            )
+        else:
+            advice = (
+                f"Every latent collapsed to the prior ({largest}): the codes carry no "
                 "information and the model reconstructs only the mean spectrum. Try a "
                 f"smaller beta (now {beta:g}; e.g. {beta / 10:g}), more epochs, a later or "
                 "longer kl_warmup, or more spectra."
             )
-        )
+        found.append(PosteriorCollapseWarning(advice))
     if stop_reason != "max_epochs":
         return found
-    n_epochs = len(losses)
     weight = kl_weight(n_epochs, beta, kl_warmup)
     if beta > 0 and weight < beta:
         found.append(
