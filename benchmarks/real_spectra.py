@@ -123,8 +123,9 @@ and the tilt's normalised MI as a share of the supervised ceiling, seconds::
 three runs warned ``WorseThanPCAWarning`` (and two ``TrainingNotConverged``);
 at 3,000 none warned.
 
-- **3,000 spectra: L1 .55-.65 of PCA (target .8, met), 1.4-1.6 times the
-  noise floor, in under 6.2 minutes (target 10, met).** The velocity latent
+- **3,000 spectra (first session, before the decay): L1 .55-.65 of PCA
+  (target .8, met), 1.4-1.6 times the noise floor, in under 6.2 minutes
+  (target 10, met).** The velocity latent
   is monotone within every star (|rho| .999-1.000) but over all spectra one
   seed reaches only .953: without labels nothing fixes one star's zero
   point against another's (the decoder may draw a star's lines a few km/s
@@ -162,6 +163,43 @@ time of 3,000, so ``max_epochs="auto"`` (now the default) trains at least
 50 epochs and at least 2,000 steps. The velocity over all spectra is
 .955-.999 at either length: the zero-point offset between stars, not the
 training length, is what fails the |rho| >= .98 target there.
+
+**Session 2: the zero point between stars.** Pair training fixes only
+velocity differences; a dense decoder may draw one star a few km/s off and
+its velocities follow. Tried, 300 spectra, 2,000 steps, seeds 0-2 (ceiling
+not computed):
+
+- a post-hoc alignment, cross-correlating each spectrum's rest-frame
+  drawing with that of the spectrum nearest the mean (seed 1 only): the
+  offsets scattered by 30-50 km/s for the two stars unlike the reference
+  (the window's high-passed drawings of a giant and an M dwarf correlate
+  poorly), making |rho| over all stars .59. Dropped.
+- decoupled weight decay (AdamW) of every weight, 0.1: L1 .72 .62 .70 of
+  PCA, rho over all .999 .990 .962. Not kept (seed 2 worse).
+- the same, 1.0: L1 .83 .87 .90, rho over all .997 .994 .994: the zero
+  point holds, the reconstruction does not (target .8).
+- decay 1.0 of the dense decoder's weights only: L1 .67 .66 .73, rho over
+  all .997 .996 .996, within every star >= .997, 104-111 s. Both targets
+  met in every seed: this is now part of ``architecture="dense"``
+  (``DENSE_WEIGHT_DECAY``), run again below with the package's code.
+
+**Session 2: the benchmark with both** (``python benchmarks/real_spectra.py``,
+``max_epochs="auto"``, the dense decoder's decay; alone on the cores)::
+
+    size   seed  L1 / PCA  rho all  rho star  vsini  tilt  steps  time
+    300    0     .67       .997     .999      1.07   1.92  2000   112 s
+           1     .66       .996     .998      .89    2.01  2000   105 s
+           2     .73       .996     .997      1.16   2.07  2000   103 s
+    3000   0     .61       .994     .999      .35    .82   4700   247 s
+           1     .55       1.000    1.000     .63    .74   4700   249 s
+           2     .59       .999     .999      .48    .76   4700   240 s
+
+Every target is met in every seed but one: vsini reaches .35-.63 of the
+ceiling at 3,000 spectra (target .5; before the decay .38-.54, also one
+seed of three above .5). Against the first table: the zero point now holds
+(worst |rho| over all stars .953 -> .994 at 3,000, .959 -> .996 at 300),
+L1 at 3,000 is as before (.55-.61 against .55-.65), and a 3,000-spectrum
+fit takes about 4 minutes instead of 6 (the faster shift).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
+from skspecrep._nn import DENSE_WEIGHT_DECAY
 from skspecrep._training import ACTIVE_KL, PARAMETERS, STOP_REASONS, diagnose
 from skspecrep.exceptions import (
     NonFiniteLossError,
@@ -447,6 +448,37 @@ def test_fit_compares_the_network_with_pca_of_its_width():
     # The network's error is its mean absolute error, on a sample of the spectra.
     everywhere = np.abs(ae.inverse_transform(ae.transform(X)) - X).mean()
     np.testing.assert_allclose(ae.reconstruction_error_, everywhere, rtol=0.2)
+
+
+def test_a_dense_decoder_decays_its_own_weights_and_nothing_else():
+    wave = np.exp(np.linspace(np.log(5000.0), np.log(5010.0), 64))
+    kw = dict(n_components=2, max_epochs=1, batch_size=32, random_state=0)
+    dense = SpectralAutoencoder(architecture="dense", wavelength=wave, virtual_rv=20.0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dense.fit(X_SMALL)
+    module, optimizer = dense.net_.module_, dense.net_.optimizer_
+    decayed = {
+        id(p) for group in optimizer.param_groups if group["weight_decay"] > 0
+        for p in group["params"]
+    }  # fmt: skip
+    assert decayed == {id(p) for p in module.dense.parameters()}
+    assert all(group["decoupled_weight_decay"] for group in optimizer.param_groups)
+    # Decoupled decay of an idle weight: one step multiplies it by 1 - lr * decay.
+    last = module.dense[-1].weight
+    before = last.detach().clone()
+    last.grad = torch.zeros_like(last)
+    state = optimizer.state[last]
+    state["exp_avg"].zero_()
+    optimizer.step()
+    factor = 1 - dense.lr * DENSE_WEIGHT_DECAY
+    torch.testing.assert_close(last.detach(), before * factor, rtol=1e-6, atol=1e-9)
+    # The transposed-convolution decoder trains as before: no decay anywhere.
+    conv = SpectralAutoencoder(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        conv.fit(X_SMALL)
+    assert all(group["weight_decay"] == 0 for group in conv.net_.optimizer_.param_groups)
 
 
 def test_decorrelation_adds_its_penalty_to_each_training_step():

@@ -19,7 +19,7 @@ from ._doppler import (
     velocity_scale,
 )
 from ._loss import BetaVAELoss, decorrelation_penalty, kl_per_latent, kl_weight
-from ._vae import ConvVAE
+from ._vae import DENSE_WEIGHT_DECAY, ConvVAE
 
 __all__ = [
     "C_KMS",
@@ -31,6 +31,7 @@ __all__ = [
     "BetaVAELoss",
     "ConvSpec",
     "ConvVAE",
+    "DENSE_WEIGHT_DECAY",
     "auto_spec",
     "dense_spec",
     "decorrelation_penalty",

@@ -22,6 +22,7 @@ from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 
 from .._nn import (
+    DENSE_WEIGHT_DECAY,
     BetaVAELoss,
     ConvVAE,
     decorrelation_penalty,
@@ -379,12 +380,23 @@ def build_net(plan: TrainingPlan, device: str, accelerator=None) -> VAENet:
         criterion__reconstruction=structure.loss,
         criterion__pixel_weight=torch.from_numpy(weight),
         optimizer=torch.optim.Adam,
+        **_optimizer_groups(structure),
         **net_settings(plan, device, accelerator),
     )
     net.initialize()
     net.structure_ = structure
     net.validation_key_ = plan.validation_key
     return net
+
+
+def _optimizer_groups(structure) -> dict:
+    """Adam's settings beyond the learning rate: decay of a dense decoder's weights."""
+    if structure.architecture.decoder != "dense":
+        return {}
+    return {
+        "optimizer__param_groups": [("dense.*", {"weight_decay": DENSE_WEIGHT_DECAY})],
+        "optimizer__decoupled_weight_decay": True,
+    }
 
 
 def update_net(net: VAENet, plan: TrainingPlan, device: str, accelerator=None) -> VAENet:
