@@ -77,7 +77,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
           0.8-0.9 times; on the synthetic recovery benchmark it
           reconstructs 20-45 % better but holds Teff and [M/H] less clearly
           in single latents (``benchmarks/real_spectra.py`` and
-          ``benchmarks/recovery.py`` record both).
+          ``benchmarks/recovery.py`` record both). Its weights decay
+          (decoupled weight decay, 1.0 per unit learning rate), so that
+          different stars' drawings stay in one frame and the velocity
+          latent has one zero point for all of them.
         - ``"sedaghat2021"``: the paper's network layer for layer (15 encoder
           layers, 7,046,997 parameters at ``n_components=128``). Requires
           spectra of exactly 327,680 pixels, the paper's padded HARPS grid.
