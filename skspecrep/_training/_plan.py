@@ -107,8 +107,8 @@ AUTO_MIN_STEPS = 2000
 #: Least patience of ``n_iter_no_change="auto"``, in epochs and in optimizer
 #: steps (10 epochs of the smallest archive that ``"auto"`` trains 50 epochs).
 #: On 300 real spectra with 30 validating, 10 epochs (90 steps) stopped
-#: training after a third of its steps at 0.80 of PCA's error, where the
-#: whole run reached 0.49 (``benchmarks/real_files.py``).
+#: training after a third of its steps at 0.80 of PCA's error; waiting 400
+#: steps let it reach 0.48 (``benchmarks/real_files.py``).
 AUTO_MIN_PATIENCE = 10
 AUTO_PATIENCE_STEPS = 400
 
