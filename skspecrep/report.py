@@ -160,7 +160,6 @@ def write_report(
     support = selector.get_support()
     # Collapsed latents are not ranked against the labels: rank-based MI
     # ignores how little they vary. With none informative, nothing is scored.
-    informative = support
     if y is not None:
         Y, label_names = check_labels(y)
         if len(Y) != len(Z):
@@ -168,7 +167,7 @@ def write_report(
         labels = pd.DataFrame(Y, columns=label_names)
         if scorer is None and support.any():
             scorer = LatentCorrelationScorer(random_state=random_state)
-            kept = pd.DataFrame(Z[:, informative], columns=np.array(names)[informative])
+            kept = pd.DataFrame(Z[:, support], columns=np.array(names)[support])
             scorer.fit(kept, labels)
     else:
         labels = scorer = None
@@ -251,7 +250,7 @@ def write_report(
     if scorer is not None:
         # A scorer given by the caller may hold every latent or the informative ones.
         every = scorer.n_features_in_ == Z.shape[1]
-        scored = np.ones_like(support) if every else informative
+        scored = np.ones_like(support) if every else support
         latents = support if every and support.any() else None
         axes = plotting.plot_mi_heatmap(scorer, latents=latents)
         images["mi_heatmap"] = save("mi_heatmap", axes[0].figure)
