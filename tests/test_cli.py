@@ -505,6 +505,18 @@ def test_analyze_opens_pickles_only_when_allowed(capsys, tmp_path, synthetic):
         capsys, "analyze", tmp_path / "evil.pkl", *common, "--output", tmp_path / "c"
     )
     assert code == 2 and not marker.exists()
+    # A pickle that is also a model file (zip readers find the archive at the
+    # end) is read as the model file, even with --allow-pickle.
+    polyglot = tmp_path / "both.skspecrep"
+    polyglot.write_bytes(
+        pickle.dumps(_WritesAFile(marker)) + (tmp_path / "model.skspecrep").read_bytes()
+    )
+    code, _, err = run(capsys, "analyze", polyglot, *common, "--output", tmp_path / "p",
+                       "--allow-pickle")  # fmt: skip
+    assert code == 0, err
+    assert not marker.exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "p" / "codes.npy"),
+                                  np.load(tmp_path / "codes.npy"))  # fmt: skip
     # A model file changed after it was written is refused with the reason.
     tampered = tmp_path / "tampered.skspecrep"
     save_model(model, tampered)
