@@ -1,6 +1,7 @@
 """SpectralAutoencoder: training behaviour, persistence, errors."""
 
 import os
+import pathlib
 import pickle
 import warnings
 
@@ -320,6 +321,7 @@ def test_checkpoint_of_another_model_or_data_is_refused_not_overwritten(spectra,
         (b"my notes", "not a readable skspecrep checkpoint"),
         (None, "holds no fingerprint of a run"),  # a torch file, but not ours
         ("other run", "n_components differ"),
+        ("object", "holds a Python object of pathlib.PurePosixPath, which checkpoints never"),
     ],
 )
 def test_a_warm_start_never_overwrites_a_file_that_is_not_its_checkpoint(
@@ -331,6 +333,8 @@ def test_a_warm_start_never_overwrites_a_file_that_is_not_its_checkpoint(
     path = tmp_path / "notes.txt"
     if content is None:
         torch.save({"weights": torch.ones(3)}, path)
+    elif content == "object":  # a global that torch's safe unpickler blocks
+        torch.save({"fingerprint": {}, "x": pathlib.PurePosixPath("x")}, path)
     elif content == "other run":
         SpectralAutoencoder(3, max_epochs=1, checkpoint=path, random_state=0).fit(X)
     else:

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import pickle
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -525,6 +526,15 @@ def test_analyze_opens_pickles_only_when_allowed(capsys, tmp_path, synthetic):
     tampered.write_bytes(bytes(data))
     code, _, err = run(capsys, "analyze", tampered, *common, "--output", tmp_path / "d")
     assert code == 2 and "tampered.skspecrep" in err
+    # A hostile one (JSON nested beyond Python's recursion limit): one line, no traceback.
+    with zipfile.ZipFile(tmp_path / "model.skspecrep") as archive:
+        arrays = archive.read("arrays.npz")
+    with zipfile.ZipFile(tmp_path / "deep.skspecrep", "w") as archive:
+        archive.writestr("model.json", b"[" * 100_000 + b"]" * 100_000)
+        archive.writestr("arrays.npz", arrays)
+    code, _, err = run(capsys, "analyze", tmp_path / "deep.skspecrep", *common, "--output",
+                       tmp_path / "e")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "nested too deeply" in err
 
 
 def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):

@@ -8,6 +8,7 @@ and the early-stopping callback's own ``state_dict``. The file is read with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +99,8 @@ class TrainingCheckpoint:
         except Exception as exc:
             raise CheckpointError(
                 f"{action} checkpoint {str(self.path)!r}: it is not a readable skspecrep "
-                f"checkpoint ({type(exc).__name__}: {_first_line(exc)}). Delete it or choose "
-                "another checkpoint file to train anew."
+                f"checkpoint ({_reason(exc)}). Delete it or choose another checkpoint file "
+                "to train anew."
             ) from exc
         saved = state.get("fingerprint") if isinstance(state, dict) else None
         if saved != self.fingerprint:
@@ -139,7 +140,15 @@ class TrainingCheckpoint:
         replace_atomically(self.path, lambda file: torch.save(state, file))
 
 
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message: torch's unpickling errors run to pages."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else "no message"
+def _reason(exc: BaseException) -> str:
+    """Why torch could not read a file, in one line (its unpickling errors run to pages)."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        # A pickled object that is no tensor or plain value: never opened.
+        return (
+            f"it holds a Python object of {found.group(1)}, which checkpoints never hold "
+            "and which is not opened"
+        )
+    lines = text.strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else 'no message'}"

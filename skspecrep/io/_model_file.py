@@ -184,8 +184,13 @@ def load_model(path: str | os.PathLike):
     ModelFileError
         When the file is missing or is not a skspecrep model file, was
         written by a newer format version, holds a class outside
-        :data:`STEP_CLASSES`, or was changed or damaged after it was
-        written.
+        :data:`STEP_CLASSES`, was changed or damaged after it was written,
+        or is malformed in any way (compressed or encrypted members, arrays
+        whose headers disagree with their bytes, weights that do not fit
+        the parameters or are not finite, an unknown device, fitted
+        attributes that would hide methods). Its message names the file and
+        the reason in one line; nothing is allocated beyond what the file
+        holds before the check that refuses it.
 
     See Also
     --------
