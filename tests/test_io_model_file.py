@@ -447,6 +447,9 @@ HOSTILE = {
     "n_features_in_ 1e8": (
         lambda p: _rewrite(p, config=_set(0, "fitted", n_features_in_=10**8)),
         "n_features_in_ 100000000 is not a width"),
+    "autoencoder's n_features_in_ 1e8": (
+        lambda p: _rewrite(p, config=_set(1, "fitted", n_features_in_=10**8)),
+        "n_features_in_ 100000000 differs from the network's 256 pixels"),
     "device meta": (lambda p: _rewrite(p, config=_set(1, "params", device="meta")),
                     "device must be"),
     "fitted attribute shadows a method": (

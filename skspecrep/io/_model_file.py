@@ -475,6 +475,12 @@ def _load_step(entry: dict, decoder: _Decoder):
         ):
             raise ValueError("the network's state is not a mapping of arrays")
         module_state = {k: torch.from_numpy(v) for k, v in saved.items()}
+        width = module_state["offset"].shape[0] if "offset" in module_state else None
+        if fitted.get("n_features_in_") != width:
+            raise ValueError(
+                f"n_features_in_ {fitted.get('n_features_in_')!r:.40} differs from the "
+                f"network's {width} pixels"
+            )
         return fitted_autoencoder(params, module_state, decoder.decode(entry["history"]), fitted)
     step = classes[name](**params)
     n_features = fitted.get("n_features_in_")
