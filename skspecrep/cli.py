@@ -14,6 +14,7 @@ import pickle
 import sys
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -942,9 +943,9 @@ def _load_model(path: Path, *, allow_pickle: bool) -> Pipeline:
     """The Pipeline written by ``skspecrep fit``; a pickle only when allowed."""
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head != b"PK\x03\x04":  # not a zip archive, so not a model file
+    # A zip archive is read as a model file, even with --allow-pickle: a file
+    # may start as a pickle and still end as a valid zip.
+    if not zipfile.is_zipfile(path):
         if not allow_pickle:
             raise InputError(
                 f"{path} is not a skspecrep model file; if it is a pickle (model.pkl of an "

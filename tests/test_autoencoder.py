@@ -1,6 +1,7 @@
 """SpectralAutoencoder: training behaviour, persistence, errors."""
 
 import os
+import pathlib
 import pickle
 import warnings
 
@@ -19,7 +20,11 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
-from skspecrep.exceptions import ChunkedStorageWarning, TrainingNotConvergedWarning
+from skspecrep.exceptions import (
+    CheckpointError,
+    ChunkedStorageWarning,
+    TrainingNotConvergedWarning,
+)
 
 FAST = dict(max_epochs=3, batch_size=32, random_state=0)
 # The fitted estimator is shared on purpose: hypothesis examples only read it.
@@ -308,6 +313,38 @@ def test_checkpoint_of_another_model_or_data_is_refused_not_overwritten(spectra,
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a readable skspecrep checkpoint"):
         SpectralAutoencoder(2, max_epochs=2, checkpoint=path, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"my notes", "not a readable skspecrep checkpoint"),
+        (None, "holds no fingerprint of a run"),  # a torch file, but not ours
+        ("other run", "n_components differ"),
+        ("object", "holds a Python object of pathlib.PurePosixPath, which checkpoints never"),
+    ],
+)
+def test_a_warm_start_never_overwrites_a_file_that_is_not_its_checkpoint(
+    spectra, tmp_path, content, reason
+):
+    """A warm start writes its checkpoint after the first epoch: the file is checked before."""
+    X = spectra[0][:80]
+    ae = SpectralAutoencoder(2, max_epochs=1, random_state=0).fit(X)
+    path = tmp_path / "notes.txt"
+    if content is None:
+        torch.save({"weights": torch.ones(3)}, path)
+    elif content == "object":  # a global that torch's safe unpickler blocks
+        torch.save({"fingerprint": {}, "x": pathlib.PurePosixPath("x")}, path)
+    elif content == "other run":
+        SpectralAutoencoder(3, max_epochs=1, checkpoint=path, random_state=0).fit(X)
+    else:
+        path.write_bytes(content)
+    before = path.read_bytes()
+    with pytest.raises(CheckpointError, match=f"Will not overwrite checkpoint .*{reason}"):
+        ae.set_params(checkpoint=path, warm_start=True).fit(X)
+    assert path.read_bytes() == before
+    assert ae.n_iter_ == 1  # refused before any training
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left
 
 
 def test_warm_start_with_a_checkpoint_trains_max_epochs_more(spectra, tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import pickle
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -505,6 +506,18 @@ def test_analyze_opens_pickles_only_when_allowed(capsys, tmp_path, synthetic):
         capsys, "analyze", tmp_path / "evil.pkl", *common, "--output", tmp_path / "c"
     )
     assert code == 2 and not marker.exists()
+    # A pickle that is also a model file (zip readers find the archive at the
+    # end) is read as the model file, even with --allow-pickle.
+    polyglot = tmp_path / "both.skspecrep"
+    polyglot.write_bytes(
+        pickle.dumps(_WritesAFile(marker)) + (tmp_path / "model.skspecrep").read_bytes()
+    )
+    code, _, err = run(capsys, "analyze", polyglot, *common, "--output", tmp_path / "p",
+                       "--allow-pickle")  # fmt: skip
+    assert code == 0, err
+    assert not marker.exists()
+    np.testing.assert_array_equal(np.load(tmp_path / "p" / "codes.npy"),
+                                  np.load(tmp_path / "codes.npy"))  # fmt: skip
     # A model file changed after it was written is refused with the reason.
     tampered = tmp_path / "tampered.skspecrep"
     save_model(model, tampered)
@@ -513,6 +526,15 @@ def test_analyze_opens_pickles_only_when_allowed(capsys, tmp_path, synthetic):
     tampered.write_bytes(bytes(data))
     code, _, err = run(capsys, "analyze", tampered, *common, "--output", tmp_path / "d")
     assert code == 2 and "tampered.skspecrep" in err
+    # A hostile one (JSON nested beyond Python's recursion limit): one line, no traceback.
+    with zipfile.ZipFile(tmp_path / "model.skspecrep") as archive:
+        arrays = archive.read("arrays.npz")
+    with zipfile.ZipFile(tmp_path / "deep.skspecrep", "w") as archive:
+        archive.writestr("model.json", b"[" * 100_000 + b"]" * 100_000)
+        archive.writestr("arrays.npz", arrays)
+    code, _, err = run(capsys, "analyze", tmp_path / "deep.skspecrep", *common, "--output",
+                       tmp_path / "e")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "nested too deeply" in err
 
 
 def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):

@@ -102,6 +102,7 @@ def test_s1d_linear_grid(tmp_path):
         (lambda p, w, f: write_adp(p, w[::-1], f), "strictly increasing"),
         (lambda p, w, f: fits.PrimaryHDU().writeto(p) or p, "neither an ADP file"),
         (lambda p, w, f: _s1d_no_cdelt(p, f), "CDELT1"),
+        (lambda p, w, f: _s1d_empty(p), "the spectrum has no pixels"),
     ],
 )
 def test_malformed_files_are_named_with_the_problem(tmp_path, harps_like, make, match):
@@ -111,6 +112,12 @@ def test_malformed_files_are_named_with_the_problem(tmp_path, harps_like, make, 
         read_eso_spectrum(path)
     assert info.value.path == str(tmp_path / "bad.fits")
     assert str(tmp_path / "bad.fits") in str(info.value)
+
+
+def _s1d_empty(path):
+    header = fits.Header({"CRVAL1": 4000.0, "CDELT1": 0.01})
+    fits.PrimaryHDU(np.zeros(0, np.float32), header).writeto(path)
+    return path
 
 
 def _s1d_no_cdelt(path, flux):
@@ -278,13 +285,16 @@ def test_skipping_lists_every_bad_file_with_its_reason(archive):
     folder, _, paths = archive
     bad = folder / "ADP.broken.fits"
     bad.write_bytes(b"SIMPLE  = garbage")
-    files = [paths[0], bad, paths[1], folder / "missing.fits"]
+    empty = _s1d_empty(folder / "HARPS.empty_s1d_A.fits")
+    files = [paths[0], bad, paths[1], folder / "missing.fits", empty]
     with pytest.raises(SpectrumReadError, match="ADP.broken.fits"):
         read_spectra(files, progress=False)
     s = read_spectra(files, on_error="skip", progress=False)
     assert len(s.flux) == 2 and list(s.meta["path"]) == [str(paths[0]), str(paths[1])]
-    assert [p for p, _ in s.skipped] == [str(bad), str(folder / "missing.fits")]
+    assert [p for p, _ in s.skipped] == [str(bad), str(folder / "missing.fits"), str(empty)]
     assert "not a readable FITS file" in s.skipped[0][1] and s.skipped[1][1] == "no such file"
+    # Read by specutils too when the ESO layouts fail, but still refused.
+    assert s.skipped[2][1] == "the spectrum has no pixels"
 
 
 def test_streaming_to_disk_gives_the_same_array_and_drops_skipped_rows(archive, tmp_path):

@@ -1,9 +1,17 @@
 """Model files: round trips without pickle, and clear refusals of files that are not ours."""
 
+import copy
+import hashlib
 import io
 import json
 import pathlib
 import pickle
+import re
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
@@ -13,6 +21,7 @@ from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline, make_pipeline
+from skorch.callbacks import Callback
 
 from skspecrep import (
     HARPSPreprocessor,
@@ -24,7 +33,7 @@ from skspecrep import (
 from skspecrep.datasets import make_stellar_spectra
 from skspecrep.exceptions import ModelFileError, TrainingNotConvergedWarning
 from skspecrep.io import load_model, save_model
-from skspecrep.io._model_file import FORMAT_VERSION, _Decoder, _Encoder
+from skspecrep.io._model_file import FORMAT_VERSION, RUN_PARAMS, _Decoder, _Encoder
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +266,47 @@ def test_what_cannot_be_stored_without_pickle_is_refused_on_save(tmp_path):
         save_model(Pipeline([("ae", ae)], memory=str(tmp_path)), tmp_path / "p.skspecrep")
 
 
+def test_run_parameters_are_neither_saved_nor_restored(pipeline, tmp_path):
+    """A model file cannot tell a later fit where to write or what to run."""
+    X = pipeline[1]
+    ae = copy.deepcopy(pipeline[0][-1]).set_params(
+        checkpoint=tmp_path / "mine.pt", warm_start=True, callbacks=[("c", Callback())]
+    )
+    path = save_model(ae, tmp_path / "m.skspecrep")
+    saved = json.loads(zipfile.ZipFile(path).read("model.json"))["steps"][0]["params"]["__dict__"]
+    assert [saved[k] for k in RUN_PARAMS] == [None, False, None]
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+
+    def plant(config):
+        config["steps"][0]["params"]["__dict__"].update(checkpoint=str(notes), warm_start=True)
+        return config
+
+    _rewrite(path, config=plant)
+    loaded = load_model(path)
+    assert loaded.get_params()["checkpoint"] is None and loaded.get_params()["warm_start"] is False
+    with pytest.warns(TrainingNotConvergedWarning):
+        loaded.set_params(max_epochs=1).fit(MedianNormalizer().fit_transform(X))
+    assert notes.read_text() == "my notes"
+
+
+def test_saving_replaces_a_link_and_never_writes_through_one(pipeline, tmp_path):
+    ae = pipeline[0][-1]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "m.skspecrep"
+    link.symlink_to(victim)
+    # The temporary name of earlier versions, planted as a link too.
+    (tmp_path / "m.skspecrep.tmp").symlink_to(victim)
+    save_model(ae, link)
+    assert victim.read_text() == "keep me"
+    assert not link.is_symlink() and load_model(link).n_iter_ == ae.n_iter_
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.skspecrep", "m.skspecrep.tmp", "victim.txt"
+    ]  # fmt: skip
+
+
 _leaves = (
     st.none()
     | st.booleans()
@@ -295,3 +345,210 @@ def test_encoding_round_trips_values_arrays_and_containers(value):
         return type(a) is type(b) and a == b
 
     assert same(value, decoded)
+
+
+# ------------------------------------------------------------- hostile files
+#
+# Each case edits a freshly saved model file (so the cases follow the
+# format's version) as a hostile sender or a broken disk would. ``_npz``
+# rewrites the arrays and the checksum that covers them, so that the case
+# reaches the checks behind the checksum.
+
+
+def _npz(path, edit, *, compression=zipfile.ZIP_STORED):
+    """Rewrite arrays.npz through ``edit(members) -> [(name, bytes)]`` and fix the checksum."""
+    with zipfile.ZipFile(path) as archive:
+        payload = archive.read("arrays.npz")
+    with zipfile.ZipFile(io.BytesIO(payload)) as npz:
+        members = {name: npz.read(name) for name in npz.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as npz:
+        for name, data in edit(members):
+            npz.writestr(name, data)
+    digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    _rewrite(path, arrays=buffer.getvalue(), config=lambda c: {**c, "arrays_sha256": digest})
+
+
+def _npy(array, shape=None):
+    """An .npy file of ``array``, optionally with a false shape in its header."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    data = buffer.getvalue()
+    if shape is not None:
+        data = data.replace(repr(array.shape).encode(), repr(shape).encode(), 1)
+    return data
+
+
+def _edit_weight(change):
+    def edit(members):
+        name = next(n for n in sorted(members) if "module" in n and "weight" in n)
+        return [(n, change(np.load(io.BytesIO(d))) if n == name else d)
+                for n, d in members.items()]  # fmt: skip
+
+    return edit
+
+
+def _nan(w):
+    w.flat[0] = np.nan
+    return _npy(w)
+
+
+def _set(step, part, **values):
+    def edit(config):
+        config["steps"][step][part]["__dict__"].update(values)
+        return config
+
+    return edit
+
+
+def _spoil_zip(path, **options):
+    """Rewrite the file's two members with other zip options."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as archive:
+        warnings.simplefilter("ignore")  # "Duplicate name"
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = options.get("compression", zipfile.ZIP_STORED)
+            archive.writestr(info, data)
+            if name == options.get("duplicate"):
+                archive.writestr(name, data)
+
+
+def _encrypt_flag(path):
+    """Set the "encrypted" flag of every member, in the local headers and the directory."""
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flags_at] |= 0x1
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
+def _replace_config(raw):
+    return lambda p: _rewrite(p, extra={"model.json": raw})
+
+
+#: The autoencoder is step 1 of the saved pipeline, the normaliser step 0.
+HOSTILE = {
+    # case: (how to spoil the file, words of the ModelFileError)
+    "inflating member": (
+        lambda p: _npz(p, lambda m: [*m.items(), ("bomb.npy", _npy(np.zeros(2**27)))],
+                       compression=zipfile.ZIP_DEFLATED),
+        "is compressed"),
+    "header claims 1e12 values": (
+        lambda p: _npz(p, _edit_weight(lambda w: _npy(w, (10**6, 10**6)))),
+        "declares 4,000,000,000,000 bytes"),
+    "NaN weight": (lambda p: _npz(p, _edit_weight(_nan)), "are not all finite"),
+    "n_components 200,000": (
+        lambda p: _rewrite(p, config=_set(1, "params", n_components=200_000)),
+        "do not fit the network"),
+    "n_features_in_ 1e8": (
+        lambda p: _rewrite(p, config=_set(0, "fitted", n_features_in_=10**8)),
+        "n_features_in_ 100000000 is not a width"),
+    "autoencoder's n_features_in_ 1e8": (
+        lambda p: _rewrite(p, config=_set(1, "fitted", n_features_in_=10**8)),
+        "n_features_in_ 100000000 differs from the network's 256 pixels"),
+    "device meta": (lambda p: _rewrite(p, config=_set(1, "params", device="meta")),
+                    "device must be"),
+    "fitted attribute shadows a method": (
+        lambda p: _rewrite(p, config=_set(1, "fitted", transform="not a method")),
+        "has no fitted attribute 'transform'"),
+    "5,001-digit integer": (_replace_config(b'{"format": ' + b"9" * 5001 + b"}"),
+                            "is not valid JSON"),
+    "JSON nested 100,000 deep": (_replace_config(b"[" * 100_000 + b"]" * 100_000),
+                                 "nested too deeply"),
+    "written_by is text": (
+        lambda p: _rewrite(p, config=lambda c: {**c, "format_version": FORMAT_VERSION + 1,
+                                                "written_by": "someone"}),
+        "upgrade skspecrep"),
+    "member name twice": (lambda p: _spoil_zip(p, duplicate="model.json"),
+                          "not a skspecrep model file"),
+    "encrypted member": (_encrypt_flag, "is encrypted"),
+    "compressed member": (lambda p: _spoil_zip(p, compression=zipfile.ZIP_DEFLATED),
+                          "is compressed"),
+    "unknown array member unread": (
+        lambda p: _npz(p, lambda m: [*m.items(), ("junk.npy", b"\x93NUMPY junk")]), None),
+    "truncated": (lambda p: p.write_bytes(p.read_bytes()[:-100]), "not a skspecrep model"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def saved(pipeline, tmp_path_factory):
+    return save_model(pipeline[0], tmp_path_factory.mktemp("saved") / "m.skspecrep").read_bytes()
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_file_ends_in_one_model_file_error(pipeline, saved, tmp_path, case):
+    spoil, words = HOSTILE[case]
+    path = tmp_path / "m.skspecrep"
+    path.write_bytes(saved)
+    spoil(path)
+    if words is None:  # harmless: the model loads, unchanged
+        model, X = pipeline
+        np.testing.assert_array_equal(load_model(path).transform(X), model.transform(X))
+        return
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=re.escape(words)) as info:
+            load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    # numpy's arrays count here (torch's do not: see the test below).
+    assert peak < 2 * path.stat().st_size + 8 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+_MEMORY_SCRIPT = """
+import resource, sys
+from skspecrep.exceptions import ModelFileError
+from skspecrep.io import load_model
+load_model(sys.argv[1])  # an honest file: imports and one model
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for path in sys.argv[2:]:
+    try:
+        load_model(path)
+    except ModelFileError:
+        pass
+    else:
+        raise SystemExit(path + " loaded")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+
+
+def test_hostile_files_cost_no_more_memory_than_an_honest_one(saved, tmp_path):
+    """Peak RSS of a process that loads them: torch's allocations count here too."""
+    honest = tmp_path / "honest.skspecrep"
+    honest.write_bytes(saved)
+    paths = []
+    for case in ("inflating member", "header claims 1e12 values", "n_components 200,000",
+                 "n_features_in_ 1e8"):  # fmt: skip
+        path = tmp_path / f"{len(paths)}.skspecrep"
+        path.write_bytes(saved)
+        HOSTILE[case][0](path)
+        paths.append(str(path))
+    out = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(honest), *paths],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert int(out) < 32 * 2**20, f"{int(out) / 2**20:.0f} MiB above an honest load"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_a_changed_byte_is_refused_or_changes_nothing(pipeline, saved, data):
+    """Whatever byte changes, the file loads as the same model or raises ModelFileError."""
+    model, X = pipeline
+    spoilt = bytearray(saved)
+    at = data.draw(st.integers(0, len(spoilt) - 1))
+    spoilt[at] ^= data.draw(st.integers(1, 255))
+    with tempfile.TemporaryDirectory() as folder:
+        path = pathlib.Path(folder) / "m.skspecrep"
+        path.write_bytes(bytes(spoilt))
+        try:
+            loaded = load_model(path)
+        except ModelFileError:
+            return
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))

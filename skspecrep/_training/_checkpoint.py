@@ -8,13 +8,14 @@ and the early-stopping callback's own ``state_dict``. The file is read with
 
 from __future__ import annotations
 
-import os
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 from skorch.history import History
 
+from .._files import replace_atomically
 from ..exceptions import CheckpointError
 from ._callbacks import bare_module, is_main_process
 
@@ -62,26 +63,7 @@ class TrainingCheckpoint:
             Why the saved run stopped (``"max_epochs"``, ``"early_stopping"``),
             or None if it was still under way when saved.
         """
-        try:
-            state = torch.load(self.path, map_location=net.device, weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(
-                f"Cannot resume from checkpoint {str(self.path)!r}: it is not a readable "
-                f"skspecrep checkpoint ({exc}). Delete it to train anew."
-            ) from exc
-        saved = state.get("fingerprint") if isinstance(state, dict) else None
-        if saved != self.fingerprint:
-            saved = saved or {}
-            changed = sorted(
-                k
-                for k in set(saved) | set(self.fingerprint)
-                if saved.get(k) != self.fingerprint.get(k)
-            )
-            raise CheckpointError(
-                f"Checkpoint {str(self.path)!r} was written by a different model or data set "
-                f"({', '.join(changed) or 'format'} differ); delete it or choose another "
-                "checkpoint file to train anew."
-            )
+        state = self._read("Cannot resume from", map_location=net.device)
         module = bare_module(net.module_)
         if not torch.equal(state["module"]["offset"].to(module.offset.device), module.offset):
             raise CheckpointError(
@@ -98,6 +80,48 @@ class TrainingCheckpoint:
             stopper.load_state_dict(state["early_stopping"])
         return state["stop_reason"]
 
+    def claim(self) -> None:
+        """Check, before training, that the run may write its checkpoint file.
+
+        A file already there must be a checkpoint of this run (the same
+        fingerprint): anything else, whether another run's checkpoint or a
+        file that is no checkpoint at all, raises
+        :class:`~skspecrep.exceptions.CheckpointError` instead of being
+        overwritten at the end of the first epoch.
+        """
+        if self.path.exists() or self.path.is_symlink():
+            self._read("Will not overwrite", map_location="cpu")
+
+    def _read(self, action: str, map_location) -> dict:
+        """The file's state, when it is a checkpoint written under this fingerprint."""
+        try:
+            state = torch.load(self.path, map_location=map_location, weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(
+                f"{action} checkpoint {str(self.path)!r}: it is not a readable skspecrep "
+                f"checkpoint ({_reason(exc)}). Delete it or choose another checkpoint file "
+                "to train anew."
+            ) from exc
+        saved = state.get("fingerprint") if isinstance(state, dict) else None
+        if saved != self.fingerprint:
+            if not isinstance(saved, dict):
+                raise CheckpointError(
+                    f"{action} checkpoint {str(self.path)!r}: it is not a skspecrep "
+                    "checkpoint (it holds no fingerprint of a run). Delete it or choose "
+                    "another checkpoint file to train anew."
+                )
+            changed = sorted(
+                k
+                for k in set(saved) | set(self.fingerprint)
+                if saved.get(k) != self.fingerprint.get(k)
+            )
+            raise CheckpointError(
+                f"{action} checkpoint {str(self.path)!r}: it was written by a different model "
+                f"or data set ({', '.join(map(str, changed))} differ); delete it or choose "
+                "another checkpoint file to train anew."
+            )
+        return state
+
     def save(self, net, stopper=None, stop_reason: str | None = None) -> None:
         """Write the state of the net after a complete epoch."""
         if not is_main_process(net):
@@ -113,6 +137,18 @@ class TrainingCheckpoint:
         }
         if torch.device(net.device).type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        replace_atomically(self.path, lambda file: torch.save(state, file))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why torch could not read a file, in one line (its unpickling errors run to pages)."""
+    text = str(exc)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        # A pickled object that is no tensor or plain value: never opened.
+        return (
+            f"it holds a Python object of {found.group(1)}, which checkpoints never hold "
+            "and which is not opened"
+        )
+    lines = text.strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200] if lines else 'no message'}"

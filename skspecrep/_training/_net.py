@@ -355,27 +355,46 @@ def _callbacks(plan: TrainingPlan) -> list:
     return callbacks + list(params["callbacks"])
 
 
+def _module_settings(structure) -> dict:
+    """The module's arguments that the structure fixes (not the data's mean and scale)."""
+    weight = structure.pixel_mask
+    settings = {
+        "n_features": structure.n_features,
+        "n_components": structure.n_components,
+        "spec": structure.architecture,
+        "pixel_mask": torch.from_numpy(weight) if np.any(weight == 0) else None,
+    }
+    if structure.velocity_latent:
+        settings["log_wavelength"] = torch.from_numpy(np.log(structure.wavelength))
+        settings["velocity_scale"] = velocity_scale(structure.virtual_rv)
+    return settings
+
+
+def module_shapes(plan: TrainingPlan) -> dict[str, tuple[int, ...]]:
+    """Shape of every entry of the state dict of the plan's module, allocating nothing.
+
+    The module is built on torch's "meta" device, which holds shapes only:
+    a saved state can be checked against it before any weight is
+    allocated (a model file's parameters may describe a huge network).
+    """
+    settings = _module_settings(plan.structure)
+    settings = {k: v.to("meta") if torch.is_tensor(v) else v for k, v in settings.items()}
+    with torch.device("meta"):
+        module = ConvVAE(**settings)
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
 def build_net(plan: TrainingPlan, device: str, accelerator=None) -> VAENet:
     """A fresh, initialised net for the plan (weights drawn from torch's global RNG)."""
     structure = plan.structure
     weight = structure.pixel_mask
     mean = mean_spectrum(plan.source, plan.train_rows)
     net_class = VAENet if accelerator is None else AcceleratedVAENet
-    velocity = {}
-    if structure.velocity_latent:
-        velocity = {
-            "module__log_wavelength": torch.from_numpy(np.log(structure.wavelength)),
-            "module__velocity_scale": velocity_scale(structure.virtual_rv),
-        }
     net = net_class(
         module=ConvVAE,
-        module__n_features=structure.n_features,
-        module__n_components=structure.n_components,
-        module__spec=structure.architecture,
-        module__pixel_mask=torch.from_numpy(weight) if np.any(weight == 0) else None,
+        **{f"module__{k}": v for k, v in _module_settings(structure).items()},
         module__offset=torch.from_numpy(mean),
         module__scale=rms_deviation(plan.source, plan.train_rows, mean, weight),
-        **velocity,
         criterion=BetaVAELoss,
         criterion__reconstruction=structure.loss,
         criterion__pixel_weight=torch.from_numpy(weight),

@@ -168,10 +168,16 @@ def _device(value, n_features: int) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         kind = torch.device(value).type
-    except RuntimeError:
+    except (RuntimeError, TypeError):
+        kind = None
+    # Only devices that hold real weights: "meta" and the like would build a
+    # network without memory that fails later with torch's own messages.
+    if kind not in ("cpu", "cuda", "mps"):
         raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {value!r}."
-        ) from None
+            f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got {value!r:.40}."
+        )
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={value!r} was requested but MPS is not available.")
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={value!r} was requested but CUDA is not available "

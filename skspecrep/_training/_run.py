@@ -20,7 +20,7 @@ from ..exceptions import NonFiniteLossError
 from ..io._arrays import RowSource
 from ._callbacks import bare_module
 from ._checkpoint import TrainingCheckpoint, plain
-from ._net import VAENet, build_net, update_net
+from ._net import VAENet, build_net, module_shapes, update_net
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 
 #: Why a run stopped: it ran all its epochs, early stopping ended it, the
@@ -89,6 +89,8 @@ def run_training(plan: TrainingPlan, net: VAENet | None = None) -> tuple[VAENet,
         stop_reason = None
         if fresh and checkpoint is not None and checkpoint.exists():
             stop_reason = checkpoint.resume(net, stopper)
+        elif checkpoint is not None:
+            checkpoint.claim()
         # A fresh or resumed run trains up to max_epochs; a warm start that many more.
         target = params["max_epochs"] + (0 if fresh else len(net.history))
         if stop_reason == "max_epochs" and len(net.history) < target:
@@ -155,9 +157,27 @@ def restore_net(params: Mapping, module_state: Mapping, history: list) -> VAENet
     try:
         PARAMETERS["device"].check(params["device"], placeholder.n_features)
     except ValueError:
-        # Trained on a GPU, loaded where there is none: the weights work on the CPU.
-        run_free["device"] = "cpu"
+        # Trained on a GPU, loaded where there is none: the weights work on
+        # the CPU. Any other device is refused (ValueError) by make_plan.
+        if str(params["device"]).split(":")[0] in ("cuda", "mps"):
+            run_free["device"] = "cpu"
     plan = make_plan({**params, **run_free}, placeholder)
+    expected = module_shapes(plan)
+    # Model files hold scalars as arrays of one value (numpy.savez's habit).
+    saved = {
+        k: () if expected.get(k) == () and tuple(v.shape) == (1,) else tuple(v.shape)
+        for k, v in module_state.items()
+    }
+    if saved != expected:
+        wrong = sorted(k for k in set(saved) | set(expected) if saved.get(k) != expected.get(k))
+        raise ValueError(
+            "the saved weights do not fit the network its parameters build ("
+            + ", ".join(f"{k}: {saved.get(k)} for {expected.get(k)}" for k in wrong[:3])
+            + ")"
+        )
+    for key, value in module_state.items():
+        if torch.is_floating_point(value) and not torch.isfinite(value).all():
+            raise ValueError(f"the saved weights {key} are not all finite")
     device = plan.params["device"]
     with _seeded(0, device):  # the placeholder weights, overwritten below
         net = build_net(plan, device)

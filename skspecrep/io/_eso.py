@@ -163,6 +163,8 @@ def _finish(path, header, layout, wavelength, flux, error, flagged, unit) -> Spe
     meta["flux_unit"] = unit
     meta["n_flagged"] = flagged
     meta["path"] = path
+    if flux.size == 0:
+        raise SpectrumReadError(path, NO_PIXELS)
     if wavelength.shape != flux.shape:
         raise SpectrumReadError(path, f"WAVE has {wavelength.size} values but FLUX has {flux.size}")
     if not np.all(np.isfinite(wavelength)) or np.any(np.diff(wavelength) <= 0):
@@ -182,6 +184,9 @@ def _header_value(header, key):
 #: Primary-header keywords the reader uses: the metadata and the layout's.
 _WANTED = frozenset(k for keys in _KEYWORDS.values() for k in _keys(keys)) | {"NAXIS", "BUNIT"}
 _BLOCK, _CARD = 2880, 80
+#: Why a file whose spectrum has no pixels is refused (it would break every
+#: later step: grids, resampling, medians).
+NO_PIXELS = "the spectrum has no pixels"
 
 
 def _read_quickly(path: str):
@@ -214,7 +219,7 @@ def _read_quickly(path: str):
 
 def _scan_primary(f) -> dict | None:
     """The wanted keywords of the primary header, the file left at its end; None to give up."""
-    head = b""
+    head = bytearray()  # grows in place: appending to bytes copies it each time
     while True:
         block = f.read(_BLOCK)
         if len(block) < _BLOCK or (not head and not block.startswith(b"SIMPLE  =")):
@@ -222,6 +227,7 @@ def _scan_primary(f) -> dict | None:
         head += block
         if _card_at(block, _END) is not None:
             break
+    head = bytes(head)
     values = {}
     for key in _WANTED:
         # "OBJECT  = ..." for standard keywords, "HIERARCH ESO DRS BERV = ..." for long ones.

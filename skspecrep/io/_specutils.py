@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from ..exceptions import SpectrumReadError
-from ._eso import Spectrum, read_eso_spectrum
+from ._eso import NO_PIXELS, Spectrum, read_eso_spectrum
 
 #: Label of the ESO loader in specutils' registry.
 ESO_FORMAT = "ESO Phase-3"
@@ -81,7 +81,7 @@ def read_spectrum(path: str | os.PathLike, *, format: str | None = None) -> Spec
         try:
             return read_eso_spectrum(path)
         except SpectrumReadError as exc:
-            if exc.reason == "no such file" or "not a readable FITS file" in exc.reason:
+            if exc.reason in ("no such file", NO_PIXELS) or "not a readable FITS" in exc.reason:
                 raise
             eso_reason = exc.reason
         try:
@@ -124,6 +124,8 @@ def _read_with_specutils(path: str, format: str | None) -> Spectrum:
         raise SpectrumReadError(path, f"its spectral axis is not a wavelength ({exc})") from None
     wavelength = np.asarray(wavelength, dtype=np.float64)
     flux = np.asarray(spectrum.flux.value, dtype=np.float32)
+    if flux.size == 0:
+        raise SpectrumReadError(path, NO_PIXELS)
     error = None
     uncertainty = spectrum.uncertainty
     if uncertainty is not None:
