@@ -209,11 +209,11 @@ made). PCA-16 reaches L1 .0263 and the noise floor is .0097. "By star":
 held-out L1 / PCA's between 5000 and 5400 A for the giant, the M dwarf
 and the G dwarf::
 
-    run                                         L1 / PCA  rho all  rho star     vsini MI  by star         s/step
-    the package (dense, 4 sub-pixels)           1.26      .719     .993-.999    .08       1.36 1.53 .94   .52
-    decoder output scaled per pixel (its std)   1.29      .978     .998-.999    .08       1.39 1.52 .75   .52
-    x exp(Legendre degree 0-3 of the code)      1.29      .927     .997-.999    .07       1.35 1.69 .79   .68*
-    the 3,398-pixel window's encoder (8 layers) 1.25      .928     .999         .08       1.32 1.62 .77   1.22*
+    run                              / PCA  rho all  rho star   vsini  by star          s/step
+    the package (dense, 4 sub-pix.)  1.26   .719     .993-.999  .08    1.36 1.53 .94    .52
+    output scaled per pixel (std)    1.29   .978     .998-.999  .08    1.39 1.52 .75    .52
+    x exp(Legendre 0-3 of the code)  1.29   .927     .997-.999  .07    1.35 1.69 .79    .68*
+    the window's encoder (8 layers)  1.25   .928     .999       .08    1.32 1.62 .77    1.22*
 
 (* shared the cores with the test suite for part of the run.) The same
 window of the same stars, trained on its own, reaches .66-.73 of PCA
