@@ -426,6 +426,17 @@ def _encrypt_flag(path):
     path.write_bytes(bytes(data))
 
 
+def _deflate64(path):
+    """Mark every member as Deflate64 (method 9), which zipfile cannot decompress."""
+    data = bytearray(path.read_bytes())
+    for signature, method_at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + method_at] = 9
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
 def _replace_config(raw):
     return lambda p: _rewrite(p, extra={"model.json": raw})
 
@@ -466,6 +477,7 @@ HOSTILE = {
     "member name twice": (lambda p: _spoil_zip(p, duplicate="model.json"),
                           "not a skspecrep model file"),
     "encrypted member": (_encrypt_flag, "is encrypted"),
+    "deflate64 member": (_deflate64, "is compressed (method 9)"),
     "compressed member": (lambda p: _spoil_zip(p, compression=zipfile.ZIP_DEFLATED),
                           "is compressed"),
     "unknown array member unread": (
