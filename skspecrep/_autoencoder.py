@@ -181,7 +181,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
 
     device : str, default="auto"
         Torch device: ``"auto"`` takes CUDA when available, else the CPU;
-        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. Other torch
+        devices (``"meta"`` holds no weights) raise ``ValueError``.
 
     mixed_precision : {"no", "bf16"}, default="no"
         ``"bf16"`` runs the training forward pass under ``torch.autocast``

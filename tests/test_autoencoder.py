@@ -431,6 +431,12 @@ def test_fit_rejects_bad_spectra(X, match):
         SpectralAutoencoder(**FAST).fit(X)
 
 
+@pytest.mark.parametrize("device", ["meta", "gpu", "cuda:x"])
+def test_fit_accepts_only_devices_that_hold_weights(device):
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"):
+        SpectralAutoencoder(device=device, **FAST).fit(np.ones((5, 8)))
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=SHARED_FIXTURE)
 @given(
     row=st.integers(0, 9),
