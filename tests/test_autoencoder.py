@@ -347,6 +347,17 @@ def test_a_warm_start_never_overwrites_a_file_that_is_not_its_checkpoint(
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]  # no temporary file left
 
 
+def test_resuming_a_checkpoint_takes_this_fits_learning_rate(spectra, tmp_path):
+    X = spectra[0][:80]
+    path = tmp_path / "train.pt"
+    SpectralAutoencoder(2, max_epochs=1, lr=1e-3, checkpoint=path, random_state=0).fit(X)
+    ae = SpectralAutoencoder(2, max_epochs=2, lr=2e-4, checkpoint=path, random_state=0).fit(X)
+    assert ae.n_iter_ == 2  # resumed: one more epoch
+    assert [g["lr"] for g in ae.net_.optimizer_.param_groups] == [2e-4]
+    saved = torch.load(path, weights_only=True)["optimizer"]["param_groups"]
+    assert [g["lr"] for g in saved] == [2e-4]
+
+
 def test_warm_start_with_a_checkpoint_trains_max_epochs_more(spectra, tmp_path):
     X = spectra[0][:80]
     path = tmp_path / "train.pt"

@@ -71,7 +71,13 @@ class TrainingCheckpoint:
                 "(their mean spectrum differs); delete it or choose another checkpoint file."
             )
         module.load_state_dict(state["module"])
+        # The saved moments, with this fit's learning rates: a resumed run
+        # with the same lr is exact, and a changed lr takes effect, as it
+        # does on a warm start (torch would restore the saved rates).
+        rates = [group["lr"] for group in net.optimizer_.param_groups]
         net.optimizer_.load_state_dict(state["optimizer"])
+        for group, rate in zip(net.optimizer_.param_groups, rates):
+            group["lr"] = rate
         net.history = History(state["history"])
         torch.set_rng_state(state["torch_rng"].cpu())
         if "cuda_rng" in state and torch.cuda.is_available():
