@@ -227,7 +227,6 @@ def _scan_primary(f) -> dict | None:
         head += block
         if _card_at(block, _END) is not None:
             break
-    head = bytes(head)
     values = {}
     for key in _WANTED:
         # "OBJECT  = ..." for standard keywords, "HIERARCH ESO DRS BERV = ..." for long ones.
