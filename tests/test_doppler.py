@@ -68,6 +68,17 @@ def test_zero_velocity_is_the_identity_and_edges_are_invalid():
     assert (shifted[~valid] == -1.0).all()
 
 
+@pytest.mark.parametrize("grid", [LOG_GRID, IRREGULAR_GRID], ids=["uniform", "irregular"])
+def test_a_shift_beyond_the_grid_leaves_nothing_valid(grid):
+    # Velocities near -c move by thousands of grid lengths; no index may
+    # overflow or wrap around.
+    x = torch.rand(3, grid.size, dtype=torch.float64)
+    velocity = torch.tensor([1e7, -C_KMS * 0.999999, 5e4], dtype=torch.float64)
+    shifted, valid, _ = doppler_shift(x, velocity, torch.from_numpy(np.log(grid)), fill=-1.0)
+    assert not valid.any()
+    assert (shifted == -1.0).all()
+
+
 @settings(max_examples=40, deadline=None)
 @given(pixels=st.floats(-6.0, 6.0), seed=st.integers(0, 10**6))
 def test_whole_pixel_shifts_move_values_exactly(pixels, seed):

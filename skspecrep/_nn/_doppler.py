@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .._constants import C_KMS
 from ._loss import kl_per_latent
-
-#: Speed of light in km/s.
-C_KMS = 299_792.458
 
 
 def doppler_shift(
@@ -79,26 +77,34 @@ def doppler_shift(
     if step is None:
         source = grid[None, :] - log_shift
         left = (torch.searchsorted(grid, source, right=True) - 1).clamp(0, n - 2)
+        right = left + 1
         frac = ((source - grid[left]) / (grid[left + 1] - grid[left])).to(x.dtype)
         inside = (source >= grid[0]) & (source <= grid[-1])
     else:
-        # On a uniform grid the source position is a pixel index minus one
-        # number per spectrum: no search. The searches took over half of a
-        # dense decoder's time at 4 sub-pixels per pixel
-        # (benchmarks/real_spectra.py, whole HARPS range).
-        position = torch.arange(n, dtype=torch.float64, device=grid.device) - log_shift / step
-        left = position.floor().clamp(0, n - 2)
-        frac = (position - left).to(x.dtype)
-        left = left.long()
-        inside = (position >= 0) & (position <= n - 1)
-    x_left, x_right = x.gather(1, left), x.gather(1, left + 1)
+        # On a uniform grid every pixel of a spectrum reads the pixel a
+        # whole number of pixels away plus one shared fraction: no search
+        # (which took half of a dense decoder's time at 4 sub-pixels per
+        # pixel) and no float64 position per pixel (benchmarks/
+        # bench_training_step.py).
+        # Clamped so that an absurd velocity still makes a valid index.
+        move = (-log_shift / step).clamp(-n - 1, n + 1)
+        # Shifts by a whole number of pixels, which arrive a rounding error
+        # below it, read whole pixels.
+        whole = (move + 1e-9).floor()
+        frac = (move - whole).clamp(min=0).to(x.dtype)
+        index = torch.arange(n, device=grid.device) + whole.long()
+        # A source exactly on the last pixel (no shift at all) is inside.
+        inside = (index >= 0) & ((index < n - 1) | ((index == n - 1) & (frac == 0)))
+        left = index.clamp(0, n - 1)
+        right = (left + 1).clamp(max=n - 1)
+    x_left, x_right = x.gather(1, left), x.gather(1, right)
     valid = inside
     if pixel_weight is not None:
         readable = pixel_weight > 0
-        valid = valid & readable[left] & readable[left + 1]
+        valid = valid & readable[left] & readable[right]
     shifted_ivar = None
     if ivar is not None:
-        w_left, w_right = ivar.gather(1, left), ivar.gather(1, left + 1)
+        w_left, w_right = ivar.gather(1, left), ivar.gather(1, right)
         valid = valid & (w_left > 0) & (w_right > 0)
         variance = (1 - frac) ** 2 / w_left + frac**2 / w_right
         shifted_ivar = torch.where(valid, 1.0 / variance, torch.zeros((), dtype=ivar.dtype))
