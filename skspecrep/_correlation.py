@@ -231,7 +231,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
         self : LatentCorrelationScorer
             The fitted scorer.
         """
-        Y, names = check_labels(y)
+        Y, names = check_labels(y, type(self).__name__)
         Z = validate_data(self, X, dtype=[np.float64, np.float32])
         check_consistent_length(Z, Y)
         if self.n_bootstrap == 1:
@@ -374,7 +374,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
             Mean informational coefficient of correlation, in [0, 1).
         """
         check_is_fitted(self)
-        Y, _ = check_labels(y)
+        Y, _ = check_labels(y, type(self).__name__)
         Z = np.asarray(validate_data(self, X, reset=False), dtype=np.float64)
         check_consistent_length(Z, Y)
         if Y.shape[1] != len(self.label_names_):

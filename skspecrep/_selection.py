@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._constants import ACTIVE_KL
 from ._mutual_info import mutual_info_ksg
 from ._nn import kl_per_latent
 
@@ -29,7 +30,7 @@ PAPER_MAD_THRESHOLD = 0.02
 # weight of our demo (active ones: 0.03-0.67 and 0.8), so the ceiling must
 # sit above both collapsed ranges.
 _MAD_FLOOR, _MAD_CEILING = 1e-3, 0.2
-_KL_FLOOR, _KL_CEILING = 0.01, 0.05
+_KL_CEILING = 0.05
 # Collapsed latents cluster within this factor of each other.
 _GAP_RATIO = 2.5
 
@@ -280,7 +281,7 @@ class InformativeDimensionSelector(SelectorMixin, BaseEstimator):
             )
             self.kl_ = kl.mean(dim=0).numpy()
             self.kl_threshold_ = (
-                gap_threshold(self.kl_, _KL_FLOOR, _KL_CEILING)
+                gap_threshold(self.kl_, ACTIVE_KL, _KL_CEILING)
                 if self.kl_threshold == "auto"
                 else float(self.kl_threshold)
             )

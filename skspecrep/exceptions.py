@@ -75,7 +75,21 @@ class CheckpointError(ValueError):
     """
 
 
-class ModelFileError(ValueError):
+class _FileError(ValueError):
+    """A file that cannot be used: ``path``, ``reason``, and "path: reason" as the message."""
+
+    def __init__(self, path, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        # Arguments that rebuild it, so that it crosses process boundaries
+        # (readers with n_jobs) intact.
+        return type(self), (self.path, self.reason)
+
+
+class ModelFileError(_FileError):
     """A model file that cannot be loaded, with its path and the reason.
 
     Raised by :func:`skspecrep.io.load_model` when the file is not a
@@ -105,14 +119,6 @@ class ModelFileError(ValueError):
     ...     print(exc.reason)
     not a skspecrep model file (not a zip archive)
     """
-
-    def __init__(self, path, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.path, self.reason)
 
 
 class NonFiniteRowError(ValueError):
@@ -205,7 +211,7 @@ class NonPositiveMedianError(ValueError):
         return type(self), (self.args[0], self.rows)
 
 
-class SpectrumReadError(ValueError):
+class SpectrumReadError(_FileError):
     """A spectrum file that cannot be read, with its path and the reason.
 
     Attributes
@@ -225,14 +231,6 @@ class SpectrumReadError(ValueError):
     ...     print(exc.reason)
     no such file
     """
-
-    def __init__(self, path, reason: str):
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-    def __reduce__(self):
-        return type(self), (self.path, self.reason)
 
 
 class WarmStartError(ValueError):

@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._training import ACTIVE_KL
+from ._constants import ACTIVE_KL
 from .io._arrays import RowSource
 
 __all__ = ["latent_traversal", "seed_stability"]

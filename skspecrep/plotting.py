@@ -280,7 +280,7 @@ def plot_best_latent(scorer, X, y, *, labels: str | int | Sequence | None = None
     'x1'
     """
     check_is_fitted(scorer)
-    Y, _ = check_labels(y)
+    Y, _ = check_labels(y, "plot_best_latent")
     Z = np.asarray(X, dtype=np.float64)
     if Z.ndim != 2 or Z.shape[1] != scorer.n_features_in_:
         raise ValueError(f"X must have shape (n_samples, {scorer.n_features_in_}); got {Z.shape}.")

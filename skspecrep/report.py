@@ -161,7 +161,7 @@ def write_report(
     # Collapsed latents are not ranked against the labels: rank-based MI
     # ignores how little they vary. With none informative, nothing is scored.
     if y is not None:
-        Y, label_names = check_labels(y)
+        Y, label_names = check_labels(y, "write_report")
         if len(Y) != len(Z):
             raise ValueError(f"y has {len(Y)} rows but X has {len(Z)} spectra.")
         labels = pd.DataFrame(Y, columns=label_names)

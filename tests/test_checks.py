@@ -31,18 +31,18 @@ def test_bad_grids_are_named(values, message):
 
 def test_labels_keep_nan_and_names():
     y = pd.DataFrame({"teff": [5000.0, np.nan], "logg": [4.0, 4.5]})
-    Y, names = check_labels(y)
+    Y, names = check_labels(y, "f")
     assert Y.shape == (2, 2) and np.isnan(Y[1, 0])
     assert list(names) == ["teff", "logg"]
 
 
 def test_labels_of_a_series_and_an_array():
-    Y, names = check_labels(pd.Series([1.0, 2.0], name="rv"))
+    Y, names = check_labels(pd.Series([1.0, 2.0], name="rv"), "f")
     assert Y.shape == (2, 1) and list(names) == ["rv"]
-    Y, names = check_labels(np.zeros((3, 2)))
+    Y, names = check_labels(np.zeros((3, 2)), "f")
     assert list(names) == ["label0", "label1"]
 
 
-def test_missing_labels_say_what_to_pass():
-    with pytest.raises(ValueError, match="requires y to be passed"):
-        check_labels(None)
+def test_missing_labels_name_who_needs_them():
+    with pytest.raises(ValueError, match="^write_report requires y to be passed"):
+        check_labels(None, "write_report")

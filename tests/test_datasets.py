@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from skspecrep._constants import C_KMS
 from skspecrep.datasets import make_stellar_spectra
-from skspecrep.datasets._synthetic import C_KMS, _broadening_ft
+from skspecrep.datasets._synthetic import _broadening_ft
 
 SUN = dict(
     n_samples=1,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from skspecrep._constants import C_KMS
 from skspecrep.datasets import make_template_spectra
-from skspecrep.datasets._synthetic import C_KMS
 
 WAVE = np.linspace(5000.0, 5100.0, 40_001)  # 0.0025 A: 0.15 km/s
 

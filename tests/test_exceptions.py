@@ -14,6 +14,7 @@ from skspecrep import exceptions
 from skspecrep.exceptions import (
     CheckpointError,
     ChunkedStorageWarning,
+    ModelFileError,
     NonFiniteLossError,
     NonFiniteRowError,
     NonPositiveMedianError,
@@ -47,7 +48,7 @@ def test_every_error_and_warning_class_is_defined_in_skspecrep_exceptions():
     public = {
         name
         for name, obj in vars(exceptions).items()
-        if inspect.isclass(obj) and issubclass(obj, BaseException)
+        if inspect.isclass(obj) and issubclass(obj, BaseException) and not name.startswith("_")
     }
     assert public == set(exceptions.__all__)
 
@@ -67,6 +68,7 @@ def test_the_old_import_places_give_the_same_classes():
         NonFiniteLossError("nan", epoch=2, batch=5),
         NonPositiveMedianError("median", np.array([1, 4])),
         SpectrumReadError("a.fits", "no such file"),
+        ModelFileError("m.skspecrep", "not a zip archive"),
     ],
     ids=lambda e: type(e).__name__,
 )

@@ -153,7 +153,10 @@ def test_history_round_trips_through_a_list():
     net.fit_loop(_data(), epochs=2)
     restored = History(net.history.to_list())
     assert restored[:, "train_loss"] == net.history[:, "train_loss"]
-    assert isinstance(restored, list)
+    # A resumed run goes on recording into the restored history.
+    net.history = restored
+    net.fit_loop(_data(), epochs=1)
+    assert len(net.history) == 3 and net.history[-1, "epoch"] == 3
 
 
 def test_skspecrep_uses_no_private_name_of_skorch():

@@ -11,8 +11,9 @@ from sklearn.exceptions import ConvergenceWarning
 from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
+from skspecrep._constants import ACTIVE_KL
 from skspecrep._nn import DENSE_WEIGHT_DECAY
-from skspecrep._training import ACTIVE_KL, PARAMETERS, STOP_REASONS, diagnose
+from skspecrep._training import PARAMETERS, STOP_REASONS, diagnose
 from skspecrep.exceptions import (
     NonFiniteLossError,
     PosteriorCollapseWarning,

@@ -6,8 +6,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._constants import C_KMS
 from ._architectures import ConvSpec
-from ._doppler import C_KMS, combine_posteriors, doppler_shift
+from ._doppler import combine_posteriors, doppler_shift
 
 #: Hidden widths of the dense decoder, from the code to the pixels. On the
 #: real-spectra benchmark (``benchmarks/real_spectra.py``) 1,024 units in the

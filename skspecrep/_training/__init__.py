@@ -7,12 +7,11 @@ with an ``Outcome`` saying why training stopped. Fresh fits, warm starts,
 resumed checkpoints and distributed runs take this same path.
 """
 
-from ._diagnosis import ACTIVE_KL, compare_with_pca, diagnose
+from ._diagnosis import compare_with_pca, diagnose
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, net_state, restore_net, run_training
 
 __all__ = [
-    "ACTIVE_KL",
     "PARAMETERS",
     "STOP_REASONS",
     "Outcome",

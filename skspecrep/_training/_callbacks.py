@@ -78,7 +78,7 @@ class FiniteLossGuard(Callback):
         )
 
 
-class EarlyStopping(Callback):
+class ValidationStopper(Callback):
     """Track the validation loss; say when it stopped improving; keep the best weights.
 
     Unlike skorch's ``EarlyStopping`` it does not stop training itself (by

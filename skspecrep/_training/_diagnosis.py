@@ -7,13 +7,10 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.decomposition import PCA
 
+from .._constants import ACTIVE_KL
 from .._nn import kl_weight
 from ..exceptions import PosteriorCollapseWarning, TrainingNotConvergedWarning, WorseThanPCAWarning
 from ..io._arrays import RowSource
-
-#: A latent whose mean KL from the prior is at most this (nats) carries no
-#: information: the threshold of UDR (Duan et al. 2020).
-ACTIVE_KL = 0.01
 
 #: The objective still falls "steeply" when it fell by more than this
 #: fraction per epoch, on average over the last epochs (``_SLOPE_EPOCHS``).

@@ -32,10 +32,10 @@ from .._nn import (
 )
 from ..exceptions import WarmStartError
 from ._callbacks import (
-    EarlyStopping,
     EpochProgressBar,
     EpochRollback,
     FiniteLossGuard,
+    ValidationStopper,
     bare_module,
 )
 from ._data import mean_spectrum, rms_deviation
@@ -348,7 +348,7 @@ def _callbacks(plan: TrainingPlan) -> list:
     params = plan.params
     callbacks = [("rollback", EpochRollback()), ("finite_loss_guard", FiniteLossGuard())]
     if plan.valid_rows is not None:
-        callbacks.append(("early_stopping", EarlyStopping(params["n_iter_no_change"])))
+        callbacks.append(("early_stopping", ValidationStopper(params["n_iter_no_change"])))
     if params["verbose"] == 1:
         callbacks.append(("progress_bar", EpochProgressBar()))
     # The plan holds this fit's own copies of the user's callbacks.

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 from skorch.callbacks import Callback
 
+from .._checks import check_wavelength_grid
 from .._nn import (
     C_KMS,
     SEDAGHAT2021_N_FEATURES,
@@ -126,14 +127,10 @@ def _epochs_for(steps: int, at_least: int, n_train: int, batch_size: int) -> int
 def _wavelength(value, n_features: int) -> np.ndarray | None:
     if value is None:
         return None
-    wavelength = check_array(value, ensure_2d=False, dtype=np.float64, input_name="wavelength")
-    if wavelength.ndim != 1 or wavelength.shape[0] != n_features:
-        raise ValueError(
-            f"wavelength has shape {wavelength.shape} but X has {n_features} pixels; it needs "
-            f"one wavelength per pixel, shape ({n_features},)."
-        )
-    if not (wavelength[0] > 0 and np.all(np.diff(wavelength) > 0)):
-        raise ValueError("wavelength must be positive and strictly increasing.")
+    wavelength = check_wavelength_grid(value, "wavelength", size=n_features)
+    if not wavelength[0] > 0:
+        # Doppler shifts work in log-wavelength.
+        raise ValueError("wavelength must be positive.")
     return wavelength
 
 

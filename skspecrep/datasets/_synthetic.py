@@ -10,9 +10,9 @@ import pandas as pd
 from scipy import sparse
 from sklearn.utils import check_random_state
 
+from .._constants import C_KMS
 from ._lines import IONISATION_EV, line_table
 
-C_KMS = 299_792.458
 K_EV = 8.617_333e-5  # Boltzmann constant, eV / K
 K_B = 1.380_649e-23  # J / K
 AMU = 1.660_539e-27  # kg

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from ._synthetic import C_KMS, rotation_ft
+from .._constants import C_KMS
+from ._synthetic import rotation_ft
 
 # Fine sampling (km/s) on which templates are shifted and broadened before
 # being averaged onto the output pixels: finer than HARPS' 0.8 km/s pixels,
