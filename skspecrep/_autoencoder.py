@@ -22,9 +22,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._nn import kl_per_latent, velocity_scale
+from ._rows import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 from ._training import compare_with_pca, diagnose, make_plan, run_training
 from .exceptions import TrainingInterruptedWarning
-from .io._arrays import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 
 # component_kl_ is a mean over the training spectra: past this many, over a
 # random sample of them. Its standard error is then about 1% of an active

@@ -15,7 +15,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._constants import ACTIVE_KL
-from .io._arrays import RowSource
+from ._rows import RowSource
 
 __all__ = ["latent_traversal", "seed_stability"]
 

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._checks import check_labels
+from ._matplotlib import pyplot
 
 __all__ = [
     "plot_best_latent",
@@ -24,16 +25,6 @@ __all__ = [
     "plot_seed_stability",
     "plot_training_history",
 ]
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "skspecrep.plotting needs matplotlib: pip install 'skspecrep[plot]'."
-        ) from exc
-    return plt
 
 
 def _label_indices(scorer, labels) -> np.ndarray:
@@ -58,7 +49,7 @@ def _label_indices(scorer, labels) -> np.ndarray:
 def _panels(axes, n: int, size: tuple[float, float], *, column: bool = False, per="label"):
     """``n`` axes: the ones given, or a new row (or column) of panels."""
     if axes is None:
-        plt = _pyplot()
+        plt = pyplot()
         shape = (n, 1) if column else (1, n)
         figsize = (size[0], size[1] * n) if column else (size[0] * n, size[1])
         _, axes = plt.subplots(
@@ -130,7 +121,7 @@ def plot_informative_dimensions(selector, *, criterion: str = "mad", ax=None):
     else:
         raise ValueError(f"criterion must be 'mad' or 'kl'; got {criterion!r}.")
     if ax is None:
-        _, ax = _pyplot().subplots(
+        _, ax = pyplot().subplots(
             figsize=(max(4.0, 0.25 * len(values) + 2), 3), layout="constrained"
         )
     index = np.arange(len(values))
@@ -336,7 +327,7 @@ def plot_training_history(estimator, *, ax=None):
     check_is_fitted(estimator, "net_")
     history = estimator.history_
     if ax is None:
-        _, ax = _pyplot().subplots(figsize=(5, 3), layout="constrained")
+        _, ax = pyplot().subplots(figsize=(5, 3), layout="constrained")
     epochs = np.asarray(history[:, "epoch"])
     ax.plot(epochs, history[:, "train_loss"], label="training")
     if "valid_loss" in history[-1]:
@@ -449,11 +440,11 @@ def plot_pairwise_mi(selector, *, ax=None):
     index = np.flatnonzero(selector.get_support())
     if ax is None:
         size = max(3.0, 0.4 * len(index) + 1.5)
-        _, ax = _pyplot().subplots(figsize=(size + 0.8, size), layout="constrained")
+        _, ax = pyplot().subplots(figsize=(size + 0.8, size), layout="constrained")
     image = ax.imshow(mi, cmap="magma", vmin=0, vmax=max(float(mi.max()), selector.redundancy))
     for i, j in zip(*np.nonzero(np.triu(mi > selector.redundancy, 1))):
         for a, b in ((i, j), (j, i)):
-            ax.add_patch(_pyplot().Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="C2", lw=2))
+            ax.add_patch(pyplot().Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, ec="C2", lw=2))
     ticks = [f"z{k}" for k in index]
     ax.set_xticks(range(len(index)), ticks, rotation=90)
     ax.set_yticks(range(len(index)), ticks)
@@ -497,7 +488,7 @@ def plot_latent_traversal(traversal, *, wavelength=None, axes=None):
     spectra = np.asarray(traversal["spectra"])
     x, xlabel = _pixel_axis(wavelength, spectra.shape[2])
     axes = _panels(axes, len(traversal["latents"]), (8.0, 1.8), column=True, per="latent")
-    colours = _pyplot().get_cmap("viridis")(np.linspace(0, 0.9, spectra.shape[1]))
+    colours = pyplot().get_cmap("viridis")(np.linspace(0, 0.9, spectra.shape[1]))
     for ax, k, curves, values, amp in zip(
         axes, traversal["latents"], spectra, traversal["latent_values"], traversal["amplitude"]
     ):
@@ -548,7 +539,7 @@ def plot_seed_stability(result, *, ax=None):
     latents = np.asarray(result.latents["latent"])
     if ax is None:
         n_models, n_latents = rho.shape
-        _, ax = _pyplot().subplots(
+        _, ax = pyplot().subplots(
             figsize=(1.2 + 0.75 * max(n_latents, 2), 1.0 + 0.45 * n_models), layout="constrained"
         )
     image = ax.imshow(rho, vmin=0, vmax=1, cmap="viridis", aspect="auto")

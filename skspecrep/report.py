@@ -17,9 +17,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from . import plotting
 from ._checks import check_labels
 from ._correlation import LatentCorrelationScorer
+from ._matplotlib import pyplot
+from ._rows import is_on_disk
 from ._selection import InformativeDimensionSelector
 from .inspection import REPRODUCED_RHO, latent_traversal
-from .io._arrays import is_on_disk
 
 __all__ = ["write_report"]
 
@@ -137,7 +138,7 @@ def write_report(
     >>> report.results["n_components"], sorted(report.results["labels"])
     (4, ['teff', 'vsini'])
     """
-    plt = plotting._pyplot()
+    plt = pyplot()
     check_is_fitted(estimator)
     if not is_on_disk(X):
         X = check_array(X, dtype=[np.float64, np.float32], input_name="X")

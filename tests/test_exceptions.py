@@ -54,8 +54,8 @@ def test_every_error_and_warning_class_is_defined_in_skspecrep_exceptions():
 
 
 def test_the_old_import_places_give_the_same_classes():
+    from skspecrep._rows import NonFiniteRowError as from_arrays
     from skspecrep.io import SpectrumReadError as from_io
-    from skspecrep.io._arrays import NonFiniteRowError as from_arrays
 
     assert from_io is SpectrumReadError and from_arrays is NonFiniteRowError
 

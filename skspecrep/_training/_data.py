@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..io._arrays import RowSource
+from .._rows import RowSource
 
 #: Spectra read at a time for the statistics of the training rows.
 _BLOCK_ROWS = 4096

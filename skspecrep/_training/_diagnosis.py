@@ -9,8 +9,8 @@ from sklearn.decomposition import PCA
 
 from .._constants import ACTIVE_KL
 from .._nn import kl_weight
+from .._rows import RowSource
 from ..exceptions import PosteriorCollapseWarning, TrainingNotConvergedWarning, WorseThanPCAWarning
-from ..io._arrays import RowSource
 
 #: The objective still falls "steeply" when it fell by more than this
 #: fraction per epoch, on average over the last epochs (``_SLOPE_EPOCHS``).

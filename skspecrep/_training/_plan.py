@@ -35,7 +35,7 @@ from .._nn import (
     dense_spec,
     sedaghat2021_spec,
 )
-from ..io._arrays import RowSource
+from .._rows import RowSource
 from ._data import SpectraDataset
 
 # ------------------------------------------------------------------ checks

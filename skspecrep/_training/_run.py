@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from skorch.history import History
 
+from .._rows import RowSource
 from ..exceptions import NonFiniteLossError
-from ..io._arrays import RowSource
 from ._callbacks import bare_module
 from ._checkpoint import TrainingCheckpoint, plain
 from ._net import VAENet, build_net, module_shapes, update_net

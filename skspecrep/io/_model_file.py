@@ -35,20 +35,20 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from .. import exceptions
+from .._autoencoder import SpectralAutoencoder
 from .._files import replace_atomically
+from .._preprocessing import HARPSPreprocessor, MedianNormalizer, WavelengthResampler
 from ..exceptions import ModelFileError
 from ._restore import fitted_autoencoder
 
 FORMAT = "skspecrep-model"
 #: Version of the layout written; files of a higher version are refused.
 FORMAT_VERSION = 1
-#: The classes a model file may hold.
-STEP_CLASSES = (
-    "SpectralAutoencoder",
-    "MedianNormalizer",
-    "WavelengthResampler",
-    "HARPSPreprocessor",
-)
+#: The classes a model file may hold, by the name it stores.
+STEP_CLASSES = {
+    cls.__name__: cls
+    for cls in (SpectralAutoencoder, MedianNormalizer, WavelengthResampler, HARPSPreprocessor)
+}
 _CONFIG, _ARRAYS = "model.json", "arrays.npz"
 #: Widest spectrum a preprocessing step of a model file may describe without
 #: arrays to show for it: 2**22 pixels, 13 times the paper's padded HARPS grid.
@@ -398,26 +398,9 @@ def _first_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------- steps
 
 
-def _step_classes() -> dict:
-    # Imported here: the estimators import skspecrep.io (through the
-    # training code's row sources), so importing them at the top would be
-    # circular.
-    from .. import HARPSPreprocessor, MedianNormalizer, SpectralAutoencoder, WavelengthResampler
-
-    classes = {
-        "SpectralAutoencoder": SpectralAutoencoder,
-        "MedianNormalizer": MedianNormalizer,
-        "WavelengthResampler": WavelengthResampler,
-        "HARPSPreprocessor": HARPSPreprocessor,
-    }
-    assert set(classes) == set(STEP_CLASSES)
-    return classes
-
-
 def _save_step(step, encoder: _Encoder) -> dict:
     name = type(step).__name__
-    classes = _step_classes()
-    if name not in classes or type(step) is not classes[name]:
+    if type(step) is not STEP_CLASSES.get(name):
         raise TypeError(
             f"A model file cannot hold a {type(step).__qualname__}; it holds "
             f"{', '.join(STEP_CLASSES)} and Pipelines of them."
@@ -450,9 +433,8 @@ def _save_step(step, encoder: _Encoder) -> dict:
 
 
 def _load_step(entry: dict, decoder: _Decoder):
-    classes = _step_classes()
     name = entry["class"]
-    if name not in classes:
+    if name not in STEP_CLASSES:
         raise ValueError(
             f"it names class {name!r}; model files hold only {', '.join(STEP_CLASSES)}"
         )
@@ -466,7 +448,7 @@ def _load_step(entry: dict, decoder: _Decoder):
     for key in fitted:
         # A saved attribute must not hide a method or property (a
         # "transform" that is a string) or an internal of Python's.
-        if not key.isidentifier() or key.startswith("__") or hasattr(classes[name], key):
+        if not key.isidentifier() or key.startswith("__") or hasattr(STEP_CLASSES[name], key):
             raise ValueError(f"{name} has no fitted attribute {key!r:.40}")
     if name == "SpectralAutoencoder":
         saved = decoder.decode(entry["module_state"])
@@ -482,7 +464,7 @@ def _load_step(entry: dict, decoder: _Decoder):
                 f"network's {width} pixels"
             )
         return fitted_autoencoder(params, module_state, decoder.decode(entry["history"]), fitted)
-    step = classes[name](**params)
+    step = STEP_CLASSES[name](**params)
     n_features = fitted.get("n_features_in_")
     if isinstance(n_features, bool) or not isinstance(n_features, int) or not (
         1 <= n_features <= MAX_PIXELS

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .._autoencoder import SpectralAutoencoder
+from .._training import restore_net
+
 
 def fitted_autoencoder(params: Mapping, module_state: Mapping, history: list, fitted: Mapping):
     """A fitted ``SpectralAutoencoder`` from its parameters, weights and fitted attributes.
@@ -23,11 +26,6 @@ def fitted_autoencoder(params: Mapping, module_state: Mapping, history: list, fi
     -------
     estimator : SpectralAutoencoder
     """
-    # Imported here: the estimator imports skspecrep.io (through the training
-    # code's row sources), so importing it at the top would be circular.
-    from .. import SpectralAutoencoder
-    from .._training import restore_net
-
     estimator = SpectralAutoencoder(**params)
     net = restore_net(estimator.get_params(deep=False), module_state, history)
     estimator.__setstate__({**fitted, "net_": net})

@@ -9,7 +9,7 @@ import zarr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skspecrep.io._arrays import RowSource, is_on_disk
+from skspecrep._rows import RowSource, is_on_disk
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..exceptions import ChunkedStorageWarning, NonFiniteRowError
+from .exceptions import ChunkedStorageWarning, NonFiniteRowError
 
 __all__ = ["NonFiniteRowError", "RowSource", "is_on_disk", "warn_if_chunked_for_shuffling"]
 
