@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.constants import speed_of_light
 from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -35,6 +34,7 @@ from . import (
     WavelengthResampler,
     __version__,
 )
+from ._constants import C_KMS
 from ._preprocessing import HARPS_MAX_UNCOVERED, HARPS_RANGE
 from .datasets import make_stellar_spectra
 from .exceptions import (
@@ -50,7 +50,7 @@ from .exceptions import (
     WorseThanPCAWarning,
 )
 from .inspection import seed_stability
-from .io import load_model, read_spectra, save_model
+from .io import load_model, read_spectra, read_spectrum, save_model
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -192,14 +192,15 @@ def _spectra_arguments(parser):
         "--wavelength-step",
         type=float,
         metavar="ANGSTROM",
-        help="resample onto a linear grid of this step over --wavelength-range",
+        help="resample onto a linear grid of this step over --wavelength-range (by default "
+        "the range every file covers)",
     )
     step.add_argument(
         "--log-step",
         type=float,
         metavar="KMS",
         help="resample onto a grid uniform in log-wavelength, one pixel per KMS km/s, over "
-        "--wavelength-range",
+        "--wavelength-range (by default the range every file covers)",
     )
     fits.add_argument(
         "--on-error",
@@ -349,6 +350,9 @@ class GridChoice:
     n_jobs : int
     reason : str
         Where the grid comes from, when not from these options.
+    step : (str, float) or None
+        ``("--log-step", km/s)`` or ``("--wavelength-step", Angstrom)`` to
+        span the range every file covers, when there is no ``window``.
     """
 
     wavelength: np.ndarray | None = None
@@ -357,6 +361,7 @@ class GridChoice:
     n_jobs: int = 1
     reason: str = ""
     format: str | None = None
+    step: tuple[str, float] | None = None
 
     @classmethod
     def from_args(cls, args) -> GridChoice:
@@ -368,30 +373,57 @@ class GridChoice:
             window = (low, high)
         if args.n_jobs == 0 or args.n_jobs < -1:
             raise InputError(f"--n-jobs must be a positive number or -1; got {args.n_jobs}.")
-        wavelength = None
+        wavelength, pending = None, None
         step = args.wavelength_step if args.wavelength_step is not None else args.log_step
         if step is not None:
             name = "--wavelength-step" if args.wavelength_step is not None else "--log-step"
-            if window is None:
-                raise InputError(f"{name} needs --wavelength-range LOW HIGH to span.")
             if not step > 0:
                 raise InputError(f"{name} must be positive; got {step:g}.")
-            low, high = window
-            if args.wavelength_step is not None:
-                n = int(np.floor((high - low) / step + 1e-9)) + 1
-                wavelength = low + step * np.arange(n)
+            if window is None:
+                pending = (name, step)
             else:
-                # c * d(ln lambda) = step: a Doppler shift of k pixels is k * step km/s.
-                ratio = step / (speed_of_light / 1000.0)
-                n = int(np.floor(np.log(high / low) / ratio + 1e-9)) + 1
-                wavelength = low * np.exp(ratio * np.arange(n))
-            if n < 2:
-                raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.")
-        return cls(wavelength, window, args.on_error, args.n_jobs, format=args.format)
+                wavelength = _stepped_grid(name, step, *window)
+        return cls(
+            wavelength, window, args.on_error, args.n_jobs, format=args.format, step=pending
+        )
 
     @property
     def is_default(self) -> bool:
-        return self.wavelength is None and self.window is None
+        return self.wavelength is None and self.window is None and self.step is None
+
+    def spanning(self, files) -> np.ndarray | None:
+        """The grid to read onto: the stepped grid over the first readable file's range.
+
+        The range every file covers lies within the first file's, so the
+        reader's ``"common"`` trimming of this grid gives the stepped grid
+        over the common range.
+        """
+        if self.step is None:
+            return self.wavelength
+        for path in files:
+            try:
+                wave = read_spectrum(path, format=self.format).wavelength
+            except SpectrumReadError:
+                if self.on_error == "raise":
+                    raise
+                continue
+            return _stepped_grid(*self.step, float(wave[0]), float(wave[-1]))
+        return None  # nothing readable: the reader says so
+
+
+def _stepped_grid(name: str, step: float, low: float, high: float) -> np.ndarray:
+    """A grid from ``low`` to at most ``high``: linear (``--wavelength-step``) or in log."""
+    if name == "--wavelength-step":
+        n = int(np.floor((high - low) / step + 1e-9)) + 1
+        wavelength = low + step * np.arange(n)
+    else:
+        # c * d(ln lambda) = step: a Doppler shift of k pixels is k * step km/s.
+        ratio = step / C_KMS
+        n = int(np.floor(np.log(high / low) / ratio + 1e-9)) + 1
+        wavelength = low * np.exp(ratio * np.arange(n))
+    if n < 2:
+        raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.")
+    return wavelength
 
 
 def _say_grid(spectra, n_files: int, seconds: float, grid: GridChoice, out: Path) -> None:
@@ -475,7 +507,7 @@ def load_spectra(
             spectra = read_spectra(
                 files,
                 out=staging,
-                wavelength=grid.wavelength,
+                wavelength=grid.spanning(files),
                 wavelength_range=grid.window or "common",
                 on_error=grid.on_error,
                 n_jobs=grid.n_jobs,

@@ -363,6 +363,18 @@ def test_fit_and_analyze_an_archive_whose_files_differ_in_coverage(
     velocity = 299792.458 * np.diff(np.log(log_grid))
     np.testing.assert_allclose(velocity, 200.0, rtol=1e-9)
 
+    # Without a window, the stepped grid spans the range every file covers.
+    code, out, err = run(capsys, "fit", pattern, "--output", tmp_path / "logc", *FAST,
+                         "--no-report", "--log-step", "200")  # fmt: skip
+    assert code == 0, err
+    assert "the range every file covers" in out
+    common = load_model(tmp_path / "run" / "model.skspecrep")[-1].wavelength
+    log_grid = load_model(tmp_path / "logc" / "model.skspecrep")[-1].wavelength
+    np.testing.assert_allclose(299792.458 * np.diff(np.log(log_grid)), 200.0, rtol=1e-9)
+    one_step = 200.0 / 299792.458
+    assert 0 <= np.log(log_grid[0] / common[0]) < one_step
+    assert 0 <= np.log(common[-1] / log_grid[-1]) < one_step
+
 
 @pytest.mark.slow
 def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
@@ -441,7 +453,9 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
         (["fit", "{d}/X.npy", "--wavelength-range", "5000", "5010", "--output", "{t}"],
          "are for spectrum files"),
         (["fit", "{d}/X.npy", "--log-step", "2", "--output", "{t}"],
-         "--log-step needs --wavelength-range"),
+         "are for spectrum files"),
+        (["fit", "{d}/X.npy", "--log-step", "0", "--output", "{t}"],
+         "--log-step must be positive"),
         (["fit", "{d}/X.npy", "--wavelength-range", "5010", "5000", "--output", "{t}"],
          "needs 0 < LOW < HIGH"),
         (["fit", "{d}/X.npy", "--n-jobs", "0", "--output", "{t}"], "--n-jobs must be"),
