@@ -256,6 +256,13 @@ which changes them by rounding):
   .656 over all stars (.997-.999 within), vsini .08; the latents carry
   6-27 nats each, and still the tilt, not the line widths.
 
+- *Not the number of pixels alone.* 5000-6200 A (6,800 pixels, twice the
+  default window; default fused-free Adam): L1 .70 x PCA-16 (PCA .0233,
+  floor .0100), |rho| .998 over all stars (.998-.999 within), vsini's
+  normalised MI .47, the tilt's .51; .64-.76 of PCA for every star and
+  region. Where the whole range breaks is between 6,800 and 17,884
+  pixels, or in what 3800-5000 or 6200-6900 A hold.
+
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
 (.72-.96), and no latent learns the line widths. Not resolved; the

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._checks import check_labels
 from ._constants import ACTIVE_KL
 from ._rows import RowSource
 
@@ -303,6 +304,11 @@ def seed_stability(
     0       0             3        1.0
     1       1             3        1.0
     """
+    # Labels are checked before any model is fitted.
+    labels = None
+    if y is not None:
+        Y, names = check_labels(y, "seed_stability")
+        labels = pd.DataFrame(Y, columns=names)
     if isinstance(estimator, (list, tuple)):
         models = list(estimator)
         if len(models) < 2:
@@ -362,8 +368,8 @@ def seed_stability(
         }
     )
     tracks = None
-    if y is not None:
-        tracks = _label_tracks(y, rows, n, codes, ref_latents, matches, match_rho)
+    if labels is not None:
+        tracks = _label_tracks(labels, rows, n, codes, ref_latents, matches, match_rho)
         latents = latents.join(_label_summary(tracks, ref_latents))
     return Bunch(
         estimators=models,
@@ -424,13 +430,10 @@ def _one_to_one(corr) -> float:
     return float(0.5 * (rows.mean() + cols.mean()))
 
 
-def _label_tracks(y, rows, n, codes, ref_latents, matches, match_rho) -> pd.DataFrame:
-    labels = y if isinstance(y, pd.DataFrame) else pd.DataFrame(np.asarray(y, dtype=float))
-    if isinstance(y, pd.Series):
-        labels = y.to_frame()
+def _label_tracks(labels, rows, n, codes, ref_latents, matches, match_rho) -> pd.DataFrame:
     if len(labels) != n:
         raise ValueError(f"y has {len(labels)} rows but X has {n} spectra.")
-    labels = labels.iloc[rows].apply(pd.to_numeric, errors="coerce")
+    labels = labels.iloc[rows].reset_index(drop=True)
     records = []
     for m, Z in enumerate(codes):
         for k, latent in enumerate(ref_latents):

@@ -170,6 +170,15 @@ def test_clones_differ_only_by_seed_and_labels_are_tracked(sources):
     assert len(tracks) == 12 and set(tracks["model"]) == {0, 1, 2, 3}
 
 
+def test_labels_that_are_not_numbers_are_refused_not_dropped(sources):
+    # A text column used to become NaN and vanish from the label tracks.
+    X, labels = sources
+    labels = labels.assign(star=["HD 1"] * len(labels))
+    ica = FastICA(3, random_state=0, whiten="unit-variance")
+    with pytest.raises(ValueError, match="HD 1"):
+        seed_stability(ica, X, labels, n_seeds=2, random_state=0)
+
+
 def test_clones_inside_a_pipeline_get_every_random_state(sources):
     X, _ = sources
     pipe = make_pipeline(StandardScaler(), FastICA(2, random_state=0, whiten="unit-variance"))
