@@ -284,14 +284,16 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         Epoch whose weights were kept: the best validation epoch with early
         stopping, otherwise the last complete one.
 
-    stop_reason_ : {"max_epochs", "early_stopping", "interrupted", "non_finite_loss"}
+    stop_reason_ : {"max_epochs", "early_stopping", "interrupted", "non_finite_loss", "loaded"}
         Why training stopped: it ran ``max_epochs`` epochs; early stopping
         found no improvement for ``n_iter_no_change`` epochs; the user
         interrupted it (Ctrl-C), in which case :meth:`fit` returned with a
         :class:`~skspecrep.exceptions.TrainingInterruptedWarning`; or the
         loss became NaN or infinite, in which case :meth:`fit` raised
         :class:`~skspecrep.exceptions.NonFiniteLossError` after restoring
-        the weights of the last complete epoch.
+        the weights of the last complete epoch. ``"loaded"``: the weights
+        were trained elsewhere (:func:`skspecrep.io.load_sedaghat2021`),
+        so how that training ended is not known.
 
     fit_warnings_ : list of Warning
         What :meth:`fit` found wrong with the finished run, each also issued

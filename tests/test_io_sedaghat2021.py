@@ -91,6 +91,18 @@ def test_the_loaded_model_gives_the_papers_codes_and_reconstructions(checkpoint)
     )
 
 
+def test_the_loaded_model_has_every_fitted_attribute_a_fit_sets(checkpoint):
+    # The loader lists the fitted attributes itself: one that fit gains
+    # must be given here too, or loaded models would lack it.
+    path, _ = checkpoint
+    loaded = load_sedaghat2021(path, device="cpu")
+    X = np.random.RandomState(0).normal(1.0, 0.1, (16, 32))
+    fitted = SpectralAutoencoder(2, max_epochs=1, random_state=0).fit(X)
+    assert set(vars(loaded)) - set(vars(fitted)) == set()
+    assert set(vars(fitted)) - set(vars(loaded)) == set()
+    assert loaded.stop_reason_ == "loaded"
+
+
 def test_unsafe_or_foreign_checkpoints_are_refused_with_the_reason(checkpoint, tmp_path):
     path, module = checkpoint
     with pytest.raises(ModelFileError, match="no such file"):
