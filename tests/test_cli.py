@@ -568,7 +568,7 @@ def test_analyze_refuses_spectra_on_another_grid(capsys, tmp_path, synthetic):
 
 
 def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, monkeypatch):
-    from skspecrep import cli
+    from skspecrep.cli import _inputs as cli
 
     staging = tmp_path / "spectra.npy"
     X, _, ids, steps, _ = cli.load_spectra(str(synthetic[0] / "X.npy"), staging=staging)
@@ -578,7 +578,7 @@ def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, 
         str(synthetic[0] / "X.npy"), staging=staging, normalize="median"
     )
     # Normalised a few spectra at a time, into the output folder, never in memory whole.
-    monkeypatch.setattr(cli, "_BLOCK_BYTES", 3 * 4 * X.shape[1])
+    monkeypatch.setattr(cli, "BLOCK_BYTES", 3 * 4 * X.shape[1])
     normalizer = MedianNormalizer()
     seen = []
     monkeypatch.setattr(normalizer, "transform", lambda block: seen.append(len(block)) or
@@ -592,10 +592,10 @@ def test_npy_spectra_stay_where_they_are_unless_normalised(synthetic, tmp_path, 
 
 
 def test_fits_spectra_are_read_to_disk_and_normalised_there(fits_folder, tmp_path, monkeypatch):
-    from skspecrep import cli
+    from skspecrep.cli import _inputs as cli
 
     staging = tmp_path / "spectra.npy"
-    monkeypatch.setattr(cli, "_BLOCK_BYTES", 7 * 4 * 128)
+    monkeypatch.setattr(cli, "BLOCK_BYTES", 7 * 4 * 128)
     X, _, ids, steps, _ = cli.load_spectra(
         str(fits_folder / "s1d_*.fits"), staging=staging, quiet=True
     )

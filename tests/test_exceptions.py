@@ -25,7 +25,7 @@ from skspecrep.exceptions import (
 
 PACKAGE = pathlib.Path(skspecrep.__file__).parent
 # Raised and caught inside the command line, never seen by a caller of main().
-INTERNAL = {("cli.py", "InputError")}
+INTERNAL = {("cli/_errors.py", "InputError")}
 
 
 def _defined_exception_classes():

@@ -1,0 +1,459 @@
+"""The three commands, ``demo``, ``fit`` and ``analyze``, and what they print."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+
+from .. import (
+    InformativeDimensionSelector,
+    LatentCorrelationScorer,
+    SpectralAutoencoder,
+)
+from ..datasets import make_stellar_spectra
+from ..exceptions import (
+    CheckpointError,
+    NonFiniteRowError,
+    PosteriorCollapseWarning,
+    TrainingInterruptedWarning,
+    TrainingNotConvergedWarning,
+    WorseThanPCAWarning,
+)
+from ..inspection import seed_stability
+from ..io import save_model
+from ._errors import EXIT_INTERRUPTED, InputError, non_finite_error
+from ._inputs import (
+    MODEL_FILE,
+    STAGED_SPECTRA,
+    GridChoice,
+    load_labels,
+    load_spectra,
+    prepare_spectra,
+    read_grid,
+    read_model,
+)
+from ._recipes import RECIPES, harps_recipe, noise_only_rows, paper_warmup, star_weights
+
+FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    _check_positive(args, "n_spectra", "n_pixels", "n_components", "epochs", "batch_size", "seeds")
+    n_test = max(200, args.n_spectra // 5)
+    print(
+        f"Generating {args.n_spectra} + {n_test} synthetic spectra of {args.n_pixels} pixels "
+        f"(SNR {args.snr:g}) ..."
+    )
+    X, labels, wavelength = make_stellar_spectra(
+        args.n_spectra + n_test,
+        n_pixels=args.n_pixels,
+        snr=args.snr,
+        random_state=args.random_state,
+    )
+    X_train, X_test = X[: args.n_spectra], X[args.n_spectra :]
+    y_train, y_test = labels.iloc[: args.n_spectra][FACTORS], labels.iloc[args.n_spectra :]
+    print(
+        f"  {wavelength[0]:.1f}-{wavelength[-1]:.1f} A; factors drawn independently: "
+        + ", ".join(FACTORS)
+    )
+    ae = _autoencoder(args, wavelength, validation_fraction=0.1)
+    start = time.perf_counter()
+    _fit(ae, X_train)
+    print(
+        f"\nTrained {ae.n_iter_} epochs in {time.perf_counter() - start:.0f} s "
+        f"(best validation epoch {ae.best_epoch_})."
+    )
+    _say_warnings(ae)
+    if ae.velocity_latent_ is not None:
+        rv = y_test["radial_velocity"].to_numpy()
+        z = ae.transform(X_test)[:, ae.velocity_latent_] * ae.velocity_scale_
+        rho = abs(spearmanr(z, rv)[0])
+        slope, offset = np.polyfit(rv, z, 1)
+        print(
+            f"Velocity latent z{ae.velocity_latent_} on held-out spectra: |Spearman rho| "
+            f"{rho:.3f} with the true radial velocity over {rv.min():.0f}..{rv.max():.0f} km/s; "
+            f"z{ae.velocity_latent_} x {ae.velocity_scale_:g} = {slope:.3f} RV {offset:+.1f} km/s."
+        )
+    stability = _stability(ae, X_train, y_train, args)
+
+    Z = ae.transform(X_test)
+    recon = ae.inverse_transform(Z)
+    pca = PCA(n_components=args.n_components, random_state=args.random_state).fit(X_train)
+    pca_recon = pca.inverse_transform(pca.transform(X_test))
+    noise = np.median(np.abs(np.diff(X_test, axis=1))) / (np.sqrt(2) * 0.6745)
+    k = args.n_components
+    print("\nHeld-out reconstruction, mean absolute error per pixel:")
+    for name, err in [
+        ("mean spectrum only", np.abs(X_test - ae.mean_).mean()),
+        (f"PCA, {k} components", np.abs(X_test - pca_recon).mean()),
+        (f"SpectralAutoencoder, {k} latents", np.abs(X_test - recon).mean()),
+    ]:
+        print(f"  {name:<32} {err:.5f}")
+    print(f"  (noise level: sigma ~ {noise:.5f}, mean |noise| ~ {0.798 * noise:.5f})")
+
+    # The labels never reached training, so the training codes can be analysed
+    # (as in the paper); the held-out spectra then give an honest score.
+    results = _analyse(
+        ae,
+        X_train,
+        ae.encode(X_train),
+        y_train,
+        wavelength,
+        args,
+        title="skspecrep demo: synthetic spectra",
+        stability=stability,
+    )
+    scorer = results["scorer"]
+    names = [f"z{j}" for j in range(k)]
+    # The scorer holds the informative latents only, by name.
+    held_out = pd.DataFrame(Z, columns=names)[list(scorer.feature_names_in_)]
+    score = scorer.score(held_out, y_test[FACTORS])
+    print(
+        f"\nPhysics score on held-out spectra (mean coefficient of the best latents): {score:.2f}"
+    )
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    paper = args.recipe == "sedaghat2021"
+    for name, value in RECIPES[args.recipe].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    _check_positive(args, "n_components", "epochs", "batch_size", "seeds")
+    if not 0 <= args.validation_fraction < 1:
+        raise InputError(
+            f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
+        )
+    if paper and args.normalize is not None:
+        raise InputError(
+            "--recipe sedaghat2021 normalises as the paper did; leave out --normalize."
+        )
+    out = _output_dir(args.output)
+    staging = out / STAGED_SPECTRA
+    X, wavelength, ids, steps, meta = load_spectra(
+        args.spectra,
+        staging=staging,
+        wavelength_file=args.wavelength,
+        normalize=args.normalize,
+        quiet=args.quiet,
+        grid=GridChoice.from_args(args),
+    )
+    labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    if args.architecture is None:
+        # Spectrum files hold real spectra, whose lines the transposed-convolution
+        # decoder draws worse than PCA (benchmarks/real_files.py); arrays keep
+        # the estimator's default.
+        args.architecture = "auto" if Path(args.spectra).suffix == ".npy" else "dense"
+    checkpoint = out / "checkpoint.pt"
+    if args.restart:
+        checkpoint.unlink(missing_ok=True)
+    elif checkpoint.exists():
+        print(f"Resuming from {checkpoint} (--restart trains anew).")
+    extra, sample_weight = {}, None
+    if paper:
+        steps = [("harps", harps_recipe(wavelength))]
+    pre = Pipeline(steps) if steps else None
+    X_model = prepare_spectra(X, pre, ids, staging, fit=True)
+    if paper:
+        harps = steps[0][1]
+        wavelength = harps.wavelength_
+        extra["pixel_mask"] = harps.pixel_mask_
+        sample_weight = star_weights(meta, noise_only_rows(harps, X))
+        if args.kl_warmup is None:
+            args.kl_warmup = paper_warmup(len(X), args.validation_fraction, args.batch_size)
+    ae = _autoencoder(
+        args,
+        wavelength,
+        validation_fraction=args.validation_fraction or None,
+        checkpoint=checkpoint,
+        device=args.device,
+        **extra,
+    )
+    print(
+        f"Training on {X_model.shape[0]} spectra of {X_model.shape[1]} pixels "
+        f"(architecture {args.architecture}) ..."
+    )
+    start = time.perf_counter()
+    try:
+        _fit(ae, X_model, sample_weight)
+    except CheckpointError as exc:
+        raise InputError(f"{exc} Or pass --restart.") from None
+    except NonFiniteRowError as exc:
+        raise non_finite_error(exc.row, ids) from None
+    if ae.stop_reason_ == "interrupted":
+        print(
+            f"\nInterrupted after {ae.n_iter_} complete epoch(s), saved in {checkpoint}. "
+            "Run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    why = {"max_epochs": "all epochs run", "early_stopping": "stopped early"}[ae.stop_reason_]
+    print(
+        f"Trained {ae.n_iter_} epochs, {why} ({time.perf_counter() - start:.0f} s in this "
+        f"run; weights of epoch {ae.best_epoch_} kept)."
+    )
+    _say_warnings(ae)
+    model = Pipeline([*steps, ("autoencoder", ae)])
+    model_file = save_model(model, out / MODEL_FILE)
+    print(f"Model: {model_file} (skspecrep.io.load_model reads it)")
+    codes = _write_codes(ae, X_model, ids, out)
+    stability = _stability(ae, X_model, labels, args, sample_weight)
+    _analyse(
+        ae, X_model, codes, labels, wavelength, args,
+        title=f"skspecrep fit: {args.spectra}", stability=stability,
+    )  # fmt: skip
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    model = read_model(args.model, allow_pickle=args.allow_pickle)
+    if args.normalize is not None:
+        raise InputError(
+            "--normalize is set by the model: 'analyze' applies the preprocessing it was "
+            "trained with."
+        )
+    ae = model[-1]
+    grid = GridChoice.from_args(args)
+    model_grid = read_grid(model)
+    if model_grid is not None and not Path(args.spectra).suffix == ".npy":
+        if not grid.is_default:
+            raise InputError(
+                "The model holds its wavelength grid: 'analyze' reads the files onto it, "
+                "so --wavelength-range, --wavelength-step and --log-step do not apply."
+            )
+        grid = GridChoice(
+            wavelength=model_grid,
+            window=(model_grid[0], model_grid[-1]),
+            on_error=grid.on_error,
+            n_jobs=grid.n_jobs,
+            reason="the model's grid",
+            format=grid.format,
+        )
+    out = _output_dir(args.output)
+    staging = out / STAGED_SPECTRA
+    X, wavelength, ids, _, _ = load_spectra(
+        args.spectra,
+        staging=staging,
+        wavelength_file=args.wavelength,
+        normalize="none",
+        quiet=args.quiet,
+        grid=grid,
+    )
+    if X.shape[1] != model[0].n_features_in_:
+        raise InputError(
+            f"The spectra have {X.shape[1]} pixels but the model was trained on "
+            f"{model[0].n_features_in_}; put them on the same grid first."
+        )
+    labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    X_model = prepare_spectra(X, model[:-1] if len(model) > 1 else None, ids, staging)
+    try:
+        codes = _write_codes(ae, X_model, ids, out)
+    except NonFiniteRowError as exc:
+        raise non_finite_error(exc.row, ids) from None
+    _analyse(
+        ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
+    )
+    return 0
+
+
+def _check_positive(args, *names):
+    for name in names:
+        value = getattr(args, name)
+        if value != "auto" and value < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
+
+
+def _output_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--output {path} exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
+    if args.virtual_rv and wavelength is None:
+        raise InputError(
+            "--virtual-rv shifts spectra on their wavelength grid: give the wavelengths "
+            "(--wavelength for .npy spectra)."
+        )
+    if args.decorrelation < 0:
+        raise InputError(f"--decorrelation must be at least 0; got {args.decorrelation:g}.")
+    settings = {}
+    if getattr(args, "architecture", None) is not None:
+        settings["architecture"] = args.architecture
+    if getattr(args, "kl_warmup", None) is not None:
+        settings["kl_warmup"] = tuple(args.kl_warmup)
+    return SpectralAutoencoder(
+        n_components=args.n_components,
+        max_epochs=args.epochs,
+        beta=args.beta,
+        decorrelation=args.decorrelation,
+        **settings,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        # The grid travels with the model, so that 'analyze' reads new files onto it.
+        wavelength=wavelength,
+        virtual_rv=args.virtual_rv or None,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+        **extra,
+    )
+
+
+def _fit(ae, X, sample_weight=None) -> SpectralAutoencoder:
+    """Fit, with fit's warnings said once, in the command's words, by :func:`_say_warnings`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingInterruptedWarning)
+        warnings.simplefilter("ignore", PosteriorCollapseWarning)
+        warnings.simplefilter("ignore", TrainingNotConvergedWarning)
+        warnings.simplefilter("ignore", WorseThanPCAWarning)
+        return ae.fit(X, sample_weight=sample_weight)
+
+
+def _say_warnings(ae) -> None:
+    """The network against PCA of its width, then each of fit's warnings."""
+    network, pca = ae.reconstruction_error_, ae.pca_reconstruction_error_
+    if pca > 0:  # False for NaN: not compared
+        sample = "held-out spectra" if ae.validation_fraction else "a sample of the spectra"
+        print(
+            f"Reconstruction error on {sample}: network {network:.4g}, PCA with "
+            f"{ae.n_components} components {pca:.4g} ({network / pca:.2f}x PCA's)."
+        )
+    for problem in ae.fit_warnings_:
+        print(f"\nWarning: {problem}", file=sys.stderr)
+
+
+def _stability(ae, X, labels, args, sample_weight=None):
+    """The first model and ``--seeds - 1`` more trained alike from the next seeds, compared."""
+    if args.seeds < 2:
+        return None
+    models = [ae]
+    for k in range(1, args.seeds):
+        print(f"\nTraining seed {args.random_state + k} ({k + 1} of {args.seeds}) ...")
+        other = clone(ae).set_params(random_state=args.random_state + k, checkpoint=None)
+        models.append(_fit(other, X, sample_weight))
+        _say_warnings(other)
+    result = seed_stability(models, X, labels, random_state=args.random_state)
+    print(
+        f"\nStability over {args.seeds} seeds (reference: seed "
+        f"{args.random_state + result.reference}; UDR "
+        + ", ".join(f"{u:.2f}" for u in result.udr)
+        + "):"
+    )
+    print(
+        "  latent  reproduced  median |rho|  worst |rho|"
+        + ("  label" if labels is not None else "")
+    )
+    for row in result.latents.itertuples():
+        label = ""
+        if labels is not None and row.label is not None:
+            label = (
+                f"  {row.label} in {row.label_agreement} of {args.seeds} "
+                f"(|rho| {row.label_rho_min:.2f}-{row.label_rho_max:.2f})"
+            )
+        print(
+            f"  z{row.latent:<6} {row.n_reproduced:>3} of {args.seeds}  "
+            f"{row.median_rho:12.2f} {row.worst_rho:12.2f}{label}"
+        )
+    return result
+
+
+def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Encode the spectra (the command's one pass over them) and write the codes.
+
+    Returns the posterior means and log-variances, which the selection and
+    the report then use instead of encoding the spectra again.
+    """
+    mean, log_var = ae.encode(X)
+    np.save(out / "codes.npy", mean)
+    table = pd.DataFrame(mean, columns=[f"z{j}" for j in range(mean.shape[1])])
+    sigma = pd.DataFrame(np.exp(0.5 * log_var), columns=[f"sigma_{z}" for z in table.columns])
+    table.insert(0, "spectrum", ids)
+    pd.concat([table, sigma], axis=1).to_csv(out / "codes.csv", index=False)
+    print(f"Codes: {out / 'codes.npy'} and {out / 'codes.csv'} (with posterior sigmas)")
+    return mean, log_var
+
+
+def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -> dict:
+    """Select, score, print the summary and write the report.
+
+    ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again.
+    """
+    mean, log_var = codes
+    names = [f"z{j}" for j in range(ae.n_components)]
+    selector = InformativeDimensionSelector(criterion="kl").fit(mean, log_var=log_var)
+    Z = pd.DataFrame(mean, columns=names)
+    k = ae.n_components
+    print(
+        f"\nInformative latents: {selector.kl_support_.sum()} of {k} by KL "
+        f"(threshold {selector.kl_threshold_:.3g} nats), {selector.mad_support_.sum()} by MAD "
+        f"(threshold {selector.mad_threshold_:.3g}); "
+        + ("the criteria agree." if selector.criteria_agree_ else "the criteria disagree.")
+    )
+    print(
+        f"Independently informative: {selector.n_independent_} "
+        f"(selected latents sharing more than {selector.redundancy} nats count once)."
+    )
+    scorer = None
+    if labels is not None and not selector.kl_support_.any():
+        print("No latent is informative, so none is scored against the labels.")
+    elif labels is not None:
+        # Collapsed latents are not ranked: rank-based MI ignores how little they vary.
+        scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
+        scorer.fit(Z.loc[:, selector.kl_support_], labels)
+        _print_label_table(selector, scorer)
+    if not args.no_report:
+        from ..report import write_report
+
+        print("\nWriting the report ...")
+        report = write_report(
+            args.output,
+            ae,
+            X,
+            labels,
+            codes=codes,
+            wavelength=wavelength,
+            selector=selector,
+            scorer=scorer,
+            stability=stability,
+            title=title,
+            random_state=args.random_state,
+        )
+        print(f"Report: {report.html} (figures, summary.json and CSV tables beside it)")
+    return {"selector": selector, "scorer": scorer}
+
+
+def _print_label_table(selector, scorer):
+    labels = list(scorer.label_names_)
+    r = scorer.information_coefficient_
+    latents = [int(name[1:]) for name in scorer.feature_names_in_]  # "z3" -> 3
+    print(
+        f"\nHow strongly each informative latent tracks each label "
+        f"({scorer.n_samples_per_label_.max()} spectra):"
+    )
+    print("  information coefficient sqrt(1 - exp(-2 MI)), 0 = none, 1 = all")
+    print("  latent   KL    " + " ".join(f"{str(f)[:11]:>11}" for f in labels))
+    for i in np.argsort([-selector.kl_[j] for j in latents]):
+        cells = " ".join(f"{v:11.2f}" for v in r[i])
+        print(f"  z{latents[i]:<6} {selector.kl_[latents[i]]:5.2f}  {cells}")
+    collapsed = len(selector.kl_) - len(latents)
+    if collapsed:
+        print(f"  ({collapsed} collapsed latents, KL at most {selector.kl_threshold_:.3g} nats, "
+              "are not ranked)")  # fmt: skip
+    print("\nBest latent per label (MI by KSG, +- bootstrap spread):")
+    for row, i in zip(scorer.report().itertuples(), scorer.best_latent_):
+        verdict = "top at every binning" if row.paper_criterion else "not top at every binning"
+        print(
+            f"  {row.label:<16} z{latents[i]:<3} MI = {row.mi:.2f} +- {row.mi_std:.2f} "
+            f"nats  (coefficient {row.information_coefficient:.2f}; {verdict})"
+        )
