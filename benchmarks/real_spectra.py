@@ -262,6 +262,13 @@ which changes them by rounding):
   normalised MI .47, the tilt's .51; .64-.76 of PCA for every star and
   region. Where the whole range breaks is between 6,800 and 17,884
   pixels, or in what 3800-5000 or 6200-6900 A hold.
+- *Adding the red end breaks it.* 5000-6900 A (10,900 pixels): L1 1.165 x
+  PCA-16 (PCA .0227), |rho| .971 over all stars (.999 within), vsini .10,
+  tilt .57; 1.13-1.23 x PCA in every region, the giant and the M dwarf
+  1.15-1.38, the G dwarf .91-1.02. Either the pixels between 6,800 and
+  10,900 or what 6200-6900 A holds (H-alpha, the telluric O2 and H2O
+  bands, which move with the star in these virtual archives because
+  they are part of the templates) is the cause.
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
