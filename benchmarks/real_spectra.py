@@ -269,6 +269,15 @@ which changes them by rounding):
   10,900 or what 6200-6900 A holds (H-alpha, the telluric O2 and H2O
   bands, which move with the star in these virtual archives because
   they are part of the templates) is the cause.
+- *So does adding the blue end: the number of pixels, then.* 3800-6200 A
+  (13,000 pixels): L1 1.222 x PCA-16 (PCA .0289), |rho| .937 over all
+  stars (.997-.999 within), vsini .08, tilt .65; worse than PCA from 4200
+  A on for the giant and the M dwarf, better than PCA in 3800-4200 A.
+  Both extensions of the window that works fail, so the network's
+  learning breaks somewhere between 6,800 and 10,900 pixels, not because
+  of what either end holds. Next: the same stars at 20 km/s per pixel
+  over the whole range (8,900 pixels), and 5000-6200 A at 5 km/s (13,600
+  pixels), to tell the count of pixels from the span of wavelength.
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
