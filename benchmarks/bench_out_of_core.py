@@ -210,6 +210,7 @@ def analysis_child(path: str, model_path: str, out: str) -> None:
 
     matplotlib.use("Agg")
     from skspecrep import InformativeDimensionSelector
+    from skspecrep.inspection import analyse
     from skspecrep.report import write_report
 
     X = np.load(path, mmap_mode="r")
@@ -228,7 +229,7 @@ def analysis_child(path: str, model_path: str, out: str) -> None:
     start = time.perf_counter()
     selector = InformativeDimensionSelector(ae, criterion="kl", prefit=True).fit(X)
     after_selector = peak_rss_mb()
-    write_report(out, ae, X, selector=selector, random_state=0)
+    write_report(out, analyse(ae, X, selector=selector, random_state=0))
     print(
         json.dumps(
             {

@@ -341,20 +341,27 @@ def plot_training_history(estimator, *, ax=None):
     return ax
 
 
-def plot_reconstructions(estimator, X, *, wavelength=None, n_examples: int = 3, axes=None):
+def plot_reconstructions(
+    estimator, X, *, wavelength=None, n_examples: int = 3, reconstructions=None, axes=None
+):
     """Spectra, their reconstructions and the residuals.
 
     Parameters
     ----------
-    estimator : fitted transformer
+    estimator : fitted transformer or None
         Anything with ``transform`` and ``inverse_transform``, such as a
-        :class:`~skspecrep.SpectralAutoencoder`.
+        :class:`~skspecrep.SpectralAutoencoder`; None when
+        ``reconstructions`` are given.
     X : array-like of shape (n_samples, n_features)
         Spectra; the first ``n_examples`` rows are shown.
     wavelength : array-like of shape (n_features,), default=None
         Wavelength of each pixel for the x axis; pixel index if None.
     n_examples : int, default=3
         Spectra to show, one panel each.
+    reconstructions : array-like of shape (n_examples, n_features), default=None
+        The reconstructions of the rows shown, when already computed (as
+        :func:`~skspecrep.inspection.analyse` keeps them): the estimator is
+        then not called.
     axes : array of matplotlib Axes, default=None
         One per example; a new column of panels if None.
 
@@ -383,7 +390,17 @@ def plot_reconstructions(estimator, X, *, wavelength=None, n_examples: int = 3, 
         )
     # Only the spectra shown are read: X may be a large array on disk.
     X = np.asarray(X[:n_examples], dtype=np.float64)
-    recon = np.asarray(estimator.inverse_transform(estimator.transform(X)), dtype=np.float64)
+    if reconstructions is None:
+        if estimator is None:
+            raise ValueError("Pass a fitted estimator or the reconstructions of the rows shown.")
+        recon = np.asarray(estimator.inverse_transform(estimator.transform(X)), dtype=np.float64)
+    else:
+        recon = np.asarray(reconstructions, dtype=np.float64)
+        if recon.shape != X.shape:
+            raise ValueError(
+                f"reconstructions have shape {recon.shape}; the {n_examples} spectra "
+                f"shown have {X.shape}."
+            )
     x, xlabel = _pixel_axis(wavelength, X.shape[1])
     axes = _panels(axes, n_examples, (8.0, 2.2), column=True, per="example")
     for i, ax in enumerate(axes):
@@ -542,6 +559,12 @@ def plot_seed_stability(result, *, ax=None):
         _, ax = pyplot().subplots(
             figsize=(1.2 + 0.75 * max(n_latents, 2), 1.0 + 0.45 * n_models), layout="constrained"
         )
+    if not len(latents):
+        # An empty image has no extent: matplotlib warns and draws nothing useful.
+        ax.text(0.5, 0.5, "the reference model has no active latent", ha="center",
+                va="center", transform=ax.transAxes)  # fmt: skip
+        ax.set_axis_off()
+        return ax
     image = ax.imshow(rho, vmin=0, vmax=1, cmap="viridis", aspect="auto")
     tracks = result.label_tracks
     for m in range(rho.shape[0]):

@@ -1,4 +1,7 @@
-"""A shareable report of a run: one HTML page, its figures, and machine-readable results."""
+"""A shareable report of an analysis: one HTML page, its figures, machine-readable results.
+
+It renders what :func:`skspecrep.inspection.analyse` computed and computes nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
-from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import plotting
-from ._checks import check_labels
-from ._correlation import LatentCorrelationScorer
 from ._matplotlib import pyplot
-from ._rows import is_on_disk
-from ._selection import InformativeDimensionSelector
-from .inspection import REPRODUCED_RHO, latent_traversal
+from .inspection import REPRODUCED_RHO, Analysis
 
 __all__ = ["write_report"]
 
@@ -35,21 +33,9 @@ th { background: #f4f4f4; } img { max-width: 100%; } .note { color: #555; }
 
 
 def write_report(
-    output_dir: str | os.PathLike,
-    estimator,
-    X,
-    y=None,
-    *,
-    codes=None,
-    wavelength=None,
-    selector: InformativeDimensionSelector | None = None,
-    scorer: LatentCorrelationScorer | None = None,
-    stability: Bunch | None = None,
-    title: str = "skspecrep run",
-    n_examples: int = 3,
-    random_state=None,
+    output_dir: str | os.PathLike, analysis: Analysis, *, title: str = "skspecrep run"
 ) -> Bunch:
-    """Write the report of a fitted model on a set of spectra.
+    """Write the report of an analysis: an HTML page, its figures, its numbers.
 
     The report answers the questions of a run, each with a figure: did
     training converge (objective per epoch); how well are spectra
@@ -57,69 +43,39 @@ def write_report(
     criteria and where the thresholds fall; which informative latents are
     independent of each other; how much each latent tells about each label,
     at every binning of Sedaghat et al. (2021); each label against its best
-    latent; and what each informative latent changes in a spectrum (latent
-    traversals).
+    latent; which latents other seeds reproduce; and what each informative
+    latent changes in a spectrum (latent traversals). It renders what
+    :func:`~skspecrep.inspection.analyse` computed, and computes nothing:
+    writing it again gives the same tables, byte for byte.
 
     ``output_dir`` receives:
 
     - ``report.html``: one self-contained page, figures embedded, to open in
       a browser or send;
     - ``figures/*.png``: the same figures as files;
-    - ``summary.json``: the numbers of the report (counts, thresholds, best
+    - ``summary.json``: the analysis' summary (counts, thresholds, best
       latent per label with MI and uncertainty, MIG);
     - ``latents.csv``: one row per latent (KL, MAD, selected by each
       criterion, traversal amplitude);
     - ``mutual_information.csv``: one row per latent and label, when labels
-      are given.
+      were scored.
 
     Parameters
     ----------
     output_dir : str or path-like
         Folder for the report; created if missing. Files of an earlier report
         there are replaced.
-    estimator : SpectralAutoencoder
-        A fitted autoencoder. Any fitted transformer with ``transform`` and
-        ``inverse_transform`` (e.g. PCA) works too, without the training and
-        KL sections.
-    X : array-like, numpy.memmap, h5py.Dataset or zarr.Array of shape (n_samples, n_features)
-        Spectra to analyse. On-disk arrays are never loaded whole: they are
-        encoded a batch at a time (once, and not at all when ``codes`` are
-        given), and only the spectra shown are read.
-    y : array-like or DataFrame of shape (n_samples, n_labels), default=None
-        Known labels of the spectra (NaN where unknown); the label sections
-        are left out when None.
-    codes : array-like of shape (n_samples, n_components) or tuple, default=None
-        The codes of ``X`` when they were already computed: the posterior
-        means (``estimator.transform(X)``), or the pair ``(mean, log_var)``
-        that :meth:`SpectralAutoencoder.encode
-        <skspecrep.SpectralAutoencoder.encode>` returns. None encodes ``X``
-        here, once, for every section.
-    wavelength : array-like of shape (n_features,), default=None
-        Wavelength of each pixel, for the spectral figures.
-    selector : InformativeDimensionSelector, default=None
-        A selector fitted on these spectra's codes; None fits one on the
-        codes (by KL when the posterior variances are known, else by MAD).
-    scorer : LatentCorrelationScorer, default=None
-        A scorer fitted on these codes and labels; None fits one on the
-        informative latents when ``y`` is given, and none when no latent is
-        informative (the page says so: collapsed latents are not ranked).
-    stability : Bunch, default=None
-        What :func:`~skspecrep.inspection.seed_stability` returned for models
-        like this one: adds the section "Stability across seeds" (which
-        latents other seeds reproduce, and the label each tracks).
+    analysis : Analysis
+        What :func:`~skspecrep.inspection.analyse` returned.
     title : str, default="skspecrep run"
         Heading of the page.
-    n_examples : int, default=3
-        Spectra shown with their reconstructions.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the scorer's bootstrap when it is fitted here.
 
     Returns
     -------
     report : :class:`~sklearn.utils.Bunch`
         ``html``, ``summary``, ``latents``, ``mutual_information`` (paths,
-        the last None without labels), ``figures`` (dict of name to PNG
-        path) and ``results`` (the summary as a dict).
+        the last None without scored labels), ``figures`` (dict of name to
+        PNG path) and ``results`` (the summary as a dict).
 
     Examples
     --------
@@ -128,65 +84,30 @@ def write_report(
     >>> matplotlib.use("Agg")
     >>> from sklearn.decomposition import PCA
     >>> from skspecrep.datasets import make_stellar_spectra
+    >>> from skspecrep.inspection import analyse
     >>> from skspecrep.report import write_report
     >>> X, labels, wave = make_stellar_spectra(300, n_pixels=256, random_state=0)
     >>> pca = PCA(n_components=4).fit(X)
-    >>> report = write_report(tempfile.mkdtemp(), pca, X, labels[["teff", "vsini"]],
-    ...                       wavelength=wave, random_state=0)
+    >>> analysis = analyse(pca, X, labels[["teff", "vsini"]], wavelength=wave, random_state=0)
+    >>> report = write_report(tempfile.mkdtemp(), analysis)
     >>> report.html.name, sorted(report.figures)[:3]
     ('report.html', ['best_latent', 'independence', 'informative_mad'])
     >>> report.results["n_components"], sorted(report.results["labels"])
     (4, ['teff', 'vsini'])
     """
-    plt = pyplot()
-    check_is_fitted(estimator)
-    if not is_on_disk(X):
-        X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-    elif len(X.shape) != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
-    if X.shape[0] < max(n_examples, 4):
-        raise ValueError(
-            f"The report needs at least {max(n_examples, 4)} spectra; X has {X.shape[0]}."
+    if not isinstance(analysis, Analysis):
+        raise TypeError(
+            "write_report renders what skspecrep.inspection.analyse returned; got "
+            f"{type(analysis).__name__}. Call analyse(estimator, X, y) first."
         )
+    plt = pyplot()
     out = Path(output_dir)
     figure_dir = out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    is_autoencoder = hasattr(estimator, "encode") and hasattr(estimator, "history_")
-
-    Z, log_var = _codes(estimator, X, codes, is_autoencoder)
-    names = [f"z{j}" for j in range(Z.shape[1])]
-    if selector is None:
-        criterion = "mad" if log_var is None else "kl"
-        selector = InformativeDimensionSelector(criterion=criterion).fit(Z, log_var=log_var)
+    a = analysis
+    selector, scorer, stability = a.selector, a.scorer, a.stability
     support = selector.get_support()
-    # Collapsed latents are not ranked against the labels: rank-based MI
-    # ignores how little they vary. With none informative, nothing is scored.
-    if y is not None:
-        Y, label_names = check_labels(y, "write_report")
-        if len(Y) != len(Z):
-            raise ValueError(f"y has {len(Y)} rows but X has {len(Z)} spectra.")
-        labels = pd.DataFrame(Y, columns=label_names)
-        if scorer is None and support.any():
-            scorer = LatentCorrelationScorer(random_state=random_state)
-            kept = pd.DataFrame(Z[:, support], columns=np.array(names)[support])
-            scorer.fit(kept, labels)
-    else:
-        labels = scorer = None
-    unscored = labels is not None and scorer is None
-    traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
-    traversal = latent_traversal(estimator, latents=traversed, codes=Z)
-
-    latent_table = pd.DataFrame(
-        {
-            "latent": names,
-            "mad": selector.mad_,
-            "informative_mad": selector.mad_support_,
-            "kl": selector.kl_ if selector.kl_ is not None else np.nan,
-            "informative_kl": selector.kl_support_ if selector.kl_ is not None else np.nan,
-            "traversal_amplitude": np.nan,
-        }
-    )
-    latent_table.loc[traversal.latents, "traversal_amplitude"] = traversal.amplitude
+    names = np.array(a.component_names)
 
     sections = []  # (heading, explanation, figure name(s), html table or "")
     figures = {}
@@ -201,8 +122,8 @@ def write_report(
         return base64.b64encode(buffer.getvalue()).decode("ascii")
 
     images = {}
-    if is_autoencoder:
-        images["training"] = save("training", plotting.plot_training_history(estimator).figure)
+    if "n_epochs" in a.summary:
+        images["training"] = save("training", plotting.plot_training_history(a.estimator).figure)
         sections.append(
             (
                 "Training",
@@ -211,7 +132,13 @@ def write_report(
                 "",
             )
         )
-    axes = plotting.plot_reconstructions(estimator, X, wavelength=wavelength, n_examples=n_examples)
+    axes = plotting.plot_reconstructions(
+        None,
+        a.examples.spectra,
+        wavelength=a.wavelength,
+        n_examples=len(a.examples.index),
+        reconstructions=a.examples.reconstructions,
+    )
     images["reconstructions"] = save("reconstructions", axes[0].figure)
     sections.append(
         ("Reconstructions", "The first spectra, decoded from their codes.", "reconstructions", "")
@@ -230,10 +157,10 @@ def write_report(
     sections.append(
         (
             "Informative latents",
-            f"{int(support.sum())} of {Z.shape[1]} latents informative by "
+            f"{int(support.sum())} of {len(names)} latents informative by "
             f"{selector.criterion.upper()}.{agree}",
             [k for k in ("informative_mad", "informative_kl") if k in images],
-            latent_table.to_html(index=False, float_format="{:.4g}".format),
+            a.latent_table.to_html(index=False, float_format="{:.4g}".format),
         )
     )
     if support.sum() >= 1:
@@ -249,14 +176,12 @@ def write_report(
             )
         )
     if scorer is not None:
-        # A scorer given by the caller may hold every latent or the informative ones.
-        every = scorer.n_features_in_ == Z.shape[1]
-        scored = np.ones_like(support) if every else support
+        every = a.scored.all()
         latents = support if every and support.any() else None
         axes = plotting.plot_mi_heatmap(scorer, latents=latents)
         images["mi_heatmap"] = save("mi_heatmap", axes[0].figure)
-        codes_scored = pd.DataFrame(Z[:, scored], columns=np.array(names)[scored])
-        axes = plotting.plot_best_latent(scorer, codes_scored, labels)
+        codes_scored = pd.DataFrame(a.codes[:, a.scored], columns=names[a.scored])
+        axes = plotting.plot_best_latent(scorer, codes_scored, a.labels)
         images["best_latent"] = save("best_latent", axes[0].figure)
         sections.append(
             (
@@ -268,7 +193,7 @@ def write_report(
                 scorer.report().to_html(index=False, float_format="{:.3f}".format),
             )
         )
-    elif unscored:
+    elif a.labels is not None:
         sections.append(
             (
                 "Labels",
@@ -292,7 +217,7 @@ def write_report(
                 stability.latents.to_html(index=False, float_format="{:.3f}".format),
             )
         )
-    axes = plotting.plot_latent_traversal(traversal, wavelength=wavelength)
+    axes = plotting.plot_latent_traversal(a.traversal, wavelength=a.wavelength)
     images["traversal"] = save("traversal", axes[0].figure)
     sections.append(
         (
@@ -304,100 +229,21 @@ def write_report(
         )
     )
 
-    results = _results(estimator, X, selector, scorer, is_autoencoder, names)
-    if stability is not None:
-        results["stability"] = {
-            "n_models": len(stability.estimators),
-            "reference": int(stability.reference),
-            "udr": [float(u) for u in stability.udr],
-            "latents": json.loads(stability.latents.to_json(orient="records")),
-        }
     paths = Bunch(
         html=out / "report.html",
         summary=out / "summary.json",
         latents=out / "latents.csv",
         mutual_information=None,
         figures=figures,
-        results=results,
+        results=a.summary,
     )
-    latent_table.to_csv(paths.latents, index=False)
+    a.latent_table.to_csv(paths.latents, index=False)
     if scorer is not None:
         paths.mutual_information = out / "mutual_information.csv"
         scorer.report(per="pair").to_csv(paths.mutual_information, index=False)
-    paths.summary.write_text(json.dumps(results, indent=2))
-    paths.html.write_text(_page(title, results, sections, images))
+    paths.summary.write_text(json.dumps(a.summary, indent=2))
+    paths.html.write_text(_page(title, a.summary, sections, images))
     return paths
-
-
-def _codes(estimator, X, codes, is_autoencoder):
-    """(posterior means, log-variances or None) of X: as given, or encoded once here."""
-    if codes is None:
-        codes = estimator.encode(X) if is_autoencoder else estimator.transform(X)
-    if isinstance(codes, tuple):
-        mean, log_var = codes
-        log_var = check_array(log_var, dtype=np.float64, input_name="log_var")
-    else:
-        mean, log_var = codes, None
-    mean = check_array(mean, dtype=np.float64, input_name="codes")
-    if mean.shape[0] != X.shape[0] or (log_var is not None and log_var.shape != mean.shape):
-        raise ValueError(
-            f"codes have shape {mean.shape}"
-            + ("" if log_var is None else f" (log-variances {log_var.shape})")
-            + f" but X has {X.shape[0]} spectra: give one code per spectrum."
-        )
-    return mean, log_var
-
-
-def _results(estimator, X, selector, scorer, is_autoencoder, names) -> dict:
-    results = {
-        "estimator": type(estimator).__name__,
-        "n_spectra": int(X.shape[0]),
-        "n_pixels": int(X.shape[1]),
-        "n_components": len(names),
-        "selection_criterion": selector.criterion,
-        "n_informative": int(selector.get_support().sum()),
-        "n_informative_mad": int(selector.mad_support_.sum()),
-        "mad_threshold": float(selector.mad_threshold_),
-        "n_independent": int(selector.n_independent_),
-        "independent_groups": [[names[j] for j in g] for g in selector.groups_],
-    }
-    if selector.kl_ is not None:
-        results["n_informative_kl"] = int(selector.kl_support_.sum())
-        results["kl_threshold"] = float(selector.kl_threshold_)
-        results["criteria_agree"] = bool(selector.criteria_agree_)
-    if is_autoencoder:
-        results["n_epochs"] = int(estimator.n_iter_)
-        results["best_epoch"] = int(estimator.best_epoch_)
-        results["final_train_loss"] = float(estimator.history_[-1, "train_loss"])
-        results["warnings"] = [str(w) for w in getattr(estimator, "fit_warnings_", [])]
-        for key in ("reconstruction_error", "pca_reconstruction_error"):
-            value = getattr(estimator, key + "_", float("nan"))
-            results[key] = None if np.isnan(value) else float(value)
-        if getattr(estimator, "velocity_latent_", None) is not None:
-            results["velocity_latent"] = f"z{estimator.velocity_latent_}"
-            results["velocity_scale_kms"] = float(estimator.velocity_scale_)
-    if scorer is not None:
-        latent_names = (
-            list(scorer.feature_names_in_) if hasattr(scorer, "feature_names_in_") else names
-        )
-        label_results = {}
-        for m, label in enumerate(scorer.label_names_):
-            j = int(scorer.best_latent_[m])
-            label_results[str(label)] = {
-                "best_latent": str(latent_names[j]),
-                "mi": float(scorer.mi_[j, m]),
-                "mi_std": None if scorer.mi_std_ is None else float(scorer.mi_std_[j, m]),
-                "information_coefficient": float(scorer.information_coefficient_[j, m]),
-                "significant": bool(scorer.significant_[j, m]),
-                "paper_criterion": bool(scorer.paper_criterion_[m]),
-                "mutual_info_gap": {
-                    str(int(b)): float(g)
-                    for b, g in zip(np.ravel(scorer.bins), scorer.mutual_info_gap_[:, m])
-                },
-                "n_samples": int(scorer.n_samples_per_label_[m]),
-            }
-        results["labels"] = label_results
-    return results
 
 
 def _page(title, results, sections, images) -> str:

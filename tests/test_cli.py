@@ -419,8 +419,11 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
     np.testing.assert_array_equal(ae.pixel_mask, harps.pixel_mask_)
     # analyze reads new files onto the recipe's input grid and gives the same codes.
     code, _, err = run(capsys, "analyze", out / "model.skspecrep", tmp_path / "ADP.*.fits",
-                       "--output", tmp_path / "again", "--quiet", "--no-report")  # fmt: skip
+                       "--output", tmp_path / "again", "--quiet")  # fmt: skip
     assert code == 0, err
+    # The report draws the padded spectra the network saw, on their own grid.
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert summary["n_pixels"] == 327_680
     np.testing.assert_allclose(
         np.load(tmp_path / "again" / "codes.npy"), np.load(out / "codes.npy"), rtol=1e-5
     )

@@ -167,6 +167,20 @@ def test_reconstructions_show_data_model_and_residual():
         plot_reconstructions(pca, X, n_examples=40)
 
 
+def test_reconstructions_computed_before_are_drawn_without_the_model():
+    from skspecrep.plotting import plot_reconstructions
+
+    X = np.random.RandomState(0).normal(1.0, 0.1, size=(5, 16))
+    R = X[:2] + 0.01
+    axes = plot_reconstructions(None, X, n_examples=2, reconstructions=R)
+    np.testing.assert_allclose(axes[1].get_lines()[1].get_ydata(), R[1])
+    np.testing.assert_allclose(axes[1].get_lines()[2].get_ydata(), -0.01 + X[1].min())
+    with pytest.raises(ValueError, match="reconstructions have shape \\(3, 16\\); the 2"):
+        plot_reconstructions(None, X, n_examples=2, reconstructions=X[:3])
+    with pytest.raises(ValueError, match="Pass a fitted estimator or the reconstructions"):
+        plot_reconstructions(None, X)
+
+
 def test_pairwise_mi_shows_the_selector_matrix_and_outlines_redundant_pairs():
     from skspecrep.plotting import plot_pairwise_mi
 
@@ -193,3 +207,38 @@ def test_latent_traversal_draws_each_step_relative_to_the_reference():
         np.testing.assert_allclose(drawn, curves - t.reference_spectrum)
     with pytest.raises(ValueError, match="one per latent"):
         plot_latent_traversal(t, axes=[axes[0]])
+
+
+def test_seed_stability_shows_the_match_of_each_reference_latent():
+    from sklearn.decomposition import PCA
+
+    from skspecrep.inspection import seed_stability
+    from skspecrep.plotting import plot_seed_stability
+
+    X = np.random.RandomState(0).normal(size=(200, 10)) * np.arange(1, 11)
+    result = seed_stability(PCA(3, svd_solver="randomized"), X, n_seeds=3, random_state=0)
+    ax = plot_seed_stability(result)
+    np.testing.assert_allclose(ax.images[0].get_array(), result.match_rho)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        f"z{j}" for j in result.latents["latent"]
+    ]
+
+
+def test_seed_stability_without_active_latents_says_so_without_a_warning():
+    import warnings
+
+    from sklearn.utils import Bunch
+
+    from skspecrep.plotting import plot_seed_stability
+
+    empty = Bunch(
+        match_rho=np.zeros((2, 0)),
+        latents=pd.DataFrame({"latent": []}),
+        label_tracks=None,
+        reference=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_seed_stability(empty)
+    assert not ax.images
+    assert ax.texts[0].get_text() == "the reference model has no active latent"

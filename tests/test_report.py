@@ -1,4 +1,4 @@
-"""write_report: the HTML page, its figures and its machine-readable numbers."""
+"""write_report: the page, figures and numbers it renders from an analysis."""
 
 import json
 
@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 
 from skspecrep import InformativeDimensionSelector, LatentCorrelationScorer, SpectralAutoencoder
 from skspecrep.datasets import make_stellar_spectra
-from skspecrep.inspection import seed_stability
+from skspecrep.inspection import analyse, seed_stability
 from skspecrep.report import write_report
 
 matplotlib.use("Agg")
@@ -26,7 +26,7 @@ def data():
 def test_pca_report_holds_the_fitted_numbers(tmp_path, data):
     X, labels, wave = data
     pca = PCA(n_components=4, random_state=0).fit(X)
-    report = write_report(tmp_path, pca, X, labels, wavelength=wave, random_state=0)
+    report = write_report(tmp_path, analyse(pca, X, labels, wavelength=wave, random_state=0))
     # The same analysis done by hand gives the same numbers.
     Z = pd.DataFrame(pca.transform(X), columns=[f"z{j}" for j in range(4)])
     selector = InformativeDimensionSelector().fit(Z)
@@ -66,7 +66,7 @@ def test_pca_report_holds_the_fitted_numbers(tmp_path, data):
 def test_autoencoder_report_adds_training_and_kl_and_works_without_labels(tmp_path, data):
     X, _, _ = data
     ae = SpectralAutoencoder(3, max_epochs=2, validation_fraction=0.2, random_state=0).fit(X)
-    report = write_report(tmp_path, ae, X, title="A <test> run")
+    report = write_report(tmp_path, analyse(ae, X), title="A <test> run")
     assert {"training", "informative_kl", "informative_mad"} <= set(report.figures)
     assert "mi_heatmap" not in report.figures and report.mutual_information is None
     assert not (tmp_path / "mutual_information.csv").exists()
@@ -88,7 +88,7 @@ def test_a_collapsed_model_is_not_scored_against_the_labels(tmp_path, data):
     ae = SpectralAutoencoder(3, beta=10.0, kl_warmup=(0, 0), max_epochs=3, random_state=0)
     with pytest.warns(UserWarning):  # collapse, and worse than PCA
         ae.fit(X)
-    report = write_report(tmp_path, ae, X, labels)
+    report = write_report(tmp_path, analyse(ae, X, labels))
     assert report.results["n_informative_kl"] == 0
     # A collapsed latent's tiny variations rank-correlate with labels: not shown as tracking.
     assert "labels" not in report.results and report.mutual_information is None
@@ -96,68 +96,34 @@ def test_a_collapsed_model_is_not_scored_against_the_labels(tmp_path, data):
     assert "No latent is informative, so none is scored" in report.html.read_text()
 
 
-def test_bad_input_is_named(tmp_path, data):
-    X, labels, _ = data
-    pca = PCA(2).fit(X)
-    with pytest.raises(ValueError, match="at least 4 spectra"):
-        write_report(tmp_path, pca, X[:2])
-    with pytest.raises(ValueError, match="y has 10 rows but X has 400"):
-        write_report(tmp_path, pca, X, labels.iloc[:10])
-    with pytest.raises(Exception, match="not fitted"):
-        write_report(tmp_path, PCA(2), X)
+def test_anything_but_an_analysis_is_refused(tmp_path, data):
+    pca = PCA(2).fit(data[0])
+    with pytest.raises(TypeError, match="what skspecrep.inspection.analyse returned; got PCA"):
+        write_report(tmp_path, pca)
 
 
-# ------------------------------------------------------------ out of core
-
-
-def _count_encoded_spectra(monkeypatch, ae) -> list:
-    """Count the spectra each call of ``encode`` or ``transform`` reads."""
-    counts = []
-    for name in ("encode", "transform"):
-        method = getattr(ae, name)
-
-        def counted(X, method=method):
-            counts.append(len(X))
-            return method(X)
-
-        monkeypatch.setattr(ae, name, counted)
-    return counts
-
-
-@pytest.fixture(scope="module")
-def autoencoder(data):
-    X = data[0]
-    return SpectralAutoencoder(4, max_epochs=3, random_state=0).fit(X)
-
-
-def test_the_report_encodes_the_spectra_once_or_not_at_all(
-    tmp_path, data, autoencoder, monkeypatch
-):
+def test_the_report_computes_nothing_and_renders_the_same_tables_twice(tmp_path, data):
     X, labels, wave = data
-    codes = autoencoder.encode(X)
-    est = autoencoder
-    counts = _count_encoded_spectra(monkeypatch, est)
-    path = tmp_path / "X.npy"
-    np.save(path, X.astype(np.float32))
-    mm = np.load(path, mmap_mode="r")
-    first = write_report(tmp_path / "a", est, mm, labels, wavelength=wave, random_state=0)
-    assert counts == [len(X), 3]  # the archive once; the three spectra shown
-    counts.clear()
-    second = write_report(
-        tmp_path / "b", est, mm, labels, codes=codes, wavelength=wave, random_state=0
-    )
-    assert counts == [3]
-    assert first.results == second.results
-    assert first.results["n_informative_kl"] == second.results["n_informative"]
+    ae = SpectralAutoencoder(3, max_epochs=2, random_state=0).fit(X)
+    fits = [PCA(3, svd_solver="randomized", random_state=s).fit(X) for s in range(2)]
+    stability = seed_stability(fits, X, labels)
+    analysis = analyse(ae, X, labels, wavelength=wave, stability=stability, random_state=0)
 
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report ran a model or fitted something")
 
-def test_codes_that_do_not_match_the_spectra_are_refused(tmp_path, data, autoencoder):
-    X = data[0]
-    mean, log_var = autoencoder.encode(X)
-    with pytest.raises(ValueError, match="one code per spectrum"):
-        write_report(tmp_path, autoencoder, X, codes=mean[:-1])
-    with pytest.raises(ValueError, match="log-variances"):
-        write_report(tmp_path, autoencoder, X, codes=(mean, log_var[:, :2]))
+    # Every way of computing: running the model, fitting a selector or a scorer.
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("encode", "transform", "inverse_transform", "fit", "predict"):
+            mp.setattr(ae, name, refuse, raising=False)
+        mp.setattr(InformativeDimensionSelector, "fit", refuse)
+        mp.setattr(LatentCorrelationScorer, "fit", refuse)
+        first = write_report(tmp_path / "a", analysis)
+        second = write_report(tmp_path / "b", analysis)
+    for name in ("summary.json", "latents.csv", "mutual_information.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first.results is analysis.summary
+    assert set(first.figures) == set(second.figures) >= {"training", "stability", "mi_heatmap"}
 
 
 def test_fit_warnings_head_the_report(tmp_path, data):
@@ -165,7 +131,7 @@ def test_fit_warnings_head_the_report(tmp_path, data):
     ae = SpectralAutoencoder(2, beta=10.0, kl_warmup=(0, 0), max_epochs=2, random_state=0)
     with pytest.warns(UserWarning):
         ae.fit(X)
-    report = write_report(tmp_path, ae, X)
+    report = write_report(tmp_path, analyse(ae, X))
     assert report.results["warnings"] == [str(w) for w in ae.fit_warnings_]
     assert any("Every latent collapsed" in w for w in report.results["warnings"])
     page = report.html.read_text()
@@ -183,7 +149,7 @@ def test_stability_across_seeds_has_its_section(tmp_path, data):
     X, labels, _ = data
     fits = [PCA(3, svd_solver="randomized", random_state=s).fit(X) for s in range(3)]
     stability = seed_stability(fits, X, labels, random_state=0)
-    report = write_report(tmp_path, fits[0], X, labels, stability=stability)
+    report = write_report(tmp_path, analyse(fits[0], X, labels, stability=stability))
     assert "stability" in report.figures
     assert "Stability across seeds" in report.html.read_text()
     saved = json.loads(report.summary.read_text())["stability"]

@@ -15,11 +15,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
-from .. import (
-    InformativeDimensionSelector,
-    LatentCorrelationScorer,
-    SpectralAutoencoder,
-)
+from .. import SpectralAutoencoder
 from ..datasets import make_stellar_spectra
 from ..exceptions import (
     CheckpointError,
@@ -29,7 +25,7 @@ from ..exceptions import (
     TrainingNotConvergedWarning,
     WorseThanPCAWarning,
 )
-from ..inspection import seed_stability
+from ..inspection import Analysis, analyse, seed_stability
 from ..io import save_model
 from ._errors import EXIT_INTERRUPTED, InputError, non_finite_error
 from ._inputs import (
@@ -103,7 +99,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     # The labels never reached training, so the training codes can be analysed
     # (as in the paper); the held-out spectra then give an honest score.
-    results = _analyse(
+    analysis = _analyse(
         ae,
         X_train,
         ae.encode(X_train),
@@ -113,7 +109,7 @@ def run_demo(args: argparse.Namespace) -> int:
         title="skspecrep demo: synthetic spectra",
         stability=stability,
     )
-    scorer = results["scorer"]
+    scorer = analysis.scorer
     names = [f"z{j}" for j in range(k)]
     # The scorer holds the informative latents only, by name.
     held_out = pd.DataFrame(Z, columns=names)[list(scorer.feature_names_in_)]
@@ -260,6 +256,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         codes = _write_codes(ae, X_model, ids, out)
     except NonFiniteRowError as exc:
         raise non_finite_error(exc.row, ids) from None
+    if ae.wavelength is not None:
+        # The grid of the spectra the network sees: after a recipe's preprocessing
+        # (the paper's pads), not the grid the files were read onto.
+        wavelength = ae.wavelength
     _analyse(
         ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
     )
@@ -384,15 +384,21 @@ def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
     return mean, log_var
 
 
-def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -> dict:
-    """Select, score, print the summary and write the report.
+def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -> Analysis:
+    """Analyse once, print the summary and write the report.
 
     ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again.
     """
-    mean, log_var = codes
-    names = [f"z{j}" for j in range(ae.n_components)]
-    selector = InformativeDimensionSelector(criterion="kl").fit(mean, log_var=log_var)
-    Z = pd.DataFrame(mean, columns=names)
+    analysis = analyse(
+        ae,
+        X,
+        labels,
+        codes=codes,
+        wavelength=wavelength,
+        stability=stability,
+        random_state=args.random_state,
+    )
+    selector, scorer = analysis.selector, analysis.scorer
     k = ae.n_components
     print(
         f"\nInformative latents: {selector.kl_support_.sum()} of {k} by KL "
@@ -404,33 +410,17 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
         f"Independently informative: {selector.n_independent_} "
         f"(selected latents sharing more than {selector.redundancy} nats count once)."
     )
-    scorer = None
-    if labels is not None and not selector.kl_support_.any():
+    if labels is not None and scorer is None:
         print("No latent is informative, so none is scored against the labels.")
-    elif labels is not None:
-        # Collapsed latents are not ranked: rank-based MI ignores how little they vary.
-        scorer = LatentCorrelationScorer(n_bootstrap=20, random_state=args.random_state)
-        scorer.fit(Z.loc[:, selector.kl_support_], labels)
+    elif scorer is not None:
         _print_label_table(selector, scorer)
     if not args.no_report:
         from ..report import write_report
 
         print("\nWriting the report ...")
-        report = write_report(
-            args.output,
-            ae,
-            X,
-            labels,
-            codes=codes,
-            wavelength=wavelength,
-            selector=selector,
-            scorer=scorer,
-            stability=stability,
-            title=title,
-            random_state=args.random_state,
-        )
+        report = write_report(args.output, analysis, title=title)
         print(f"Report: {report.html} (figures, summary.json and CSV tables beside it)")
-    return {"selector": selector, "scorer": scorer}
+    return analysis
 
 
 def _print_label_table(selector, scorer):
