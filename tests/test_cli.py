@@ -640,3 +640,45 @@ def test_spectra_that_cannot_be_prepared_are_named(capsys, tmp_path, fits_folder
     code, _, err = run(capsys, "fit", tmp_path / "b" / "spectra.npy", "--output", tmp_path / "b",
                        *FAST)  # fmt: skip
     assert code == 2 and "choose another --output" in err
+
+
+def test_model_settings_fill_in_the_recipe_and_leave_the_arguments_alone():
+    import dataclasses
+
+    from skspecrep.cli._parser import build_parser
+    from skspecrep.cli._settings import ModelSettings
+
+    args = build_parser().parse_args(
+        [
+            "fit",
+            "X.npy",
+            "--output",
+            "o",
+            "--recipe",
+            "sedaghat2021",
+            "--n-components",
+            "4",
+            "--lr",
+            "1e-3",
+        ]
+    )
+    before = vars(args).copy()
+    settings = ModelSettings.from_args(args, recipe=args.recipe)
+    assert vars(args) == before  # nothing written back into the parsed options
+    # The options given win; the rest come from the recipe.
+    assert (settings.n_components, settings.lr) == (4, 1e-3)
+    assert (settings.architecture, settings.epochs, settings.beta) == (
+        "sedaghat2021",
+        182,
+        0.3 / 128,
+    )
+    assert settings.kl_warmup is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0
+    default = ModelSettings.from_args(
+        build_parser().parse_args(["fit", "X.npy", "--output", "o"]), "default"
+    )
+    assert default.kl_warmup == (1.0, 10.0) and default.architecture is None
+    ae = default.autoencoder(None, quiet=True, validation_fraction=0.2)
+    assert (ae.n_components, ae.max_epochs, ae.kl_warmup) == (16, "auto", (1.0, 10.0))
+    assert (ae.verbose, ae.validation_fraction, ae.virtual_rv) == (0, 0.2, None)

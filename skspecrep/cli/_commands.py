@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +39,15 @@ from ._inputs import (
     read_grid,
     read_model,
 )
-from ._recipes import RECIPES, harps_recipe, noise_only_rows, paper_warmup, star_weights
+from ._recipes import harps_recipe, noise_only_rows, paper_warmup, star_weights
+from ._settings import ModelSettings
 
 FACTORS = ["teff", "logg", "metallicity", "radial_velocity", "vsini"]
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    _check_positive(args, "n_spectra", "n_pixels", "n_components", "epochs", "batch_size", "seeds")
+    _check_positive(args, "n_spectra", "n_pixels")
+    settings = ModelSettings.from_args(args)
     n_test = max(200, args.n_spectra // 5)
     print(
         f"Generating {args.n_spectra} + {n_test} synthetic spectra of {args.n_pixels} pixels "
@@ -62,7 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
         f"  {wavelength[0]:.1f}-{wavelength[-1]:.1f} A; factors drawn independently: "
         + ", ".join(FACTORS)
     )
-    ae = _autoencoder(args, wavelength, validation_fraction=0.1)
+    ae = settings.autoencoder(wavelength, quiet=args.quiet, validation_fraction=0.1)
     start = time.perf_counter()
     _fit(ae, X_train)
     print(
@@ -80,14 +83,14 @@ def run_demo(args: argparse.Namespace) -> int:
             f"{rho:.3f} with the true radial velocity over {rv.min():.0f}..{rv.max():.0f} km/s; "
             f"z{ae.velocity_latent_} x {ae.velocity_scale_:g} = {slope:.3f} RV {offset:+.1f} km/s."
         )
-    stability = _stability(ae, X_train, y_train, args)
+    stability = _stability(ae, X_train, y_train, settings)
 
     Z = ae.transform(X_test)
     recon = ae.inverse_transform(Z)
-    pca = PCA(n_components=args.n_components, random_state=args.random_state).fit(X_train)
+    pca = PCA(n_components=settings.n_components, random_state=settings.random_state).fit(X_train)
     pca_recon = pca.inverse_transform(pca.transform(X_test))
     noise = np.median(np.abs(np.diff(X_test, axis=1))) / (np.sqrt(2) * 0.6745)
-    k = args.n_components
+    k = settings.n_components
     print("\nHeld-out reconstruction, mean absolute error per pixel:")
     for name, err in [
         ("mean spectrum only", np.abs(X_test - ae.mean_).mean()),
@@ -122,10 +125,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def run_fit(args: argparse.Namespace) -> int:
     paper = args.recipe == "sedaghat2021"
-    for name, value in RECIPES[args.recipe].items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    _check_positive(args, "n_components", "epochs", "batch_size", "seeds")
+    settings = ModelSettings.from_args(args, recipe=args.recipe)
     if not 0 <= args.validation_fraction < 1:
         raise InputError(
             f"--validation-fraction must be in [0, 1); got {args.validation_fraction}."
@@ -145,11 +145,12 @@ def run_fit(args: argparse.Namespace) -> int:
         grid=GridChoice.from_args(args),
     )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
-    if args.architecture is None:
+    if settings.architecture is None:
         # Spectrum files hold real spectra, whose lines the transposed-convolution
         # decoder draws worse than PCA (benchmarks/real_files.py); arrays keep
         # the estimator's default.
-        args.architecture = "auto" if Path(args.spectra).suffix == ".npy" else "dense"
+        architecture = "auto" if Path(args.spectra).suffix == ".npy" else "dense"
+        settings = replace(settings, architecture=architecture)
     checkpoint = out / "checkpoint.pt"
     if args.restart:
         checkpoint.unlink(missing_ok=True)
@@ -165,11 +166,12 @@ def run_fit(args: argparse.Namespace) -> int:
         wavelength = harps.wavelength_
         extra["pixel_mask"] = harps.pixel_mask_
         sample_weight = star_weights(meta, noise_only_rows(harps, X))
-        if args.kl_warmup is None:
-            args.kl_warmup = paper_warmup(len(X), args.validation_fraction, args.batch_size)
-    ae = _autoencoder(
-        args,
+        if settings.kl_warmup is None:
+            warmup = paper_warmup(len(X), args.validation_fraction, settings.batch_size)
+            settings = replace(settings, kl_warmup=warmup)
+    ae = settings.autoencoder(
         wavelength,
+        quiet=args.quiet,
         validation_fraction=args.validation_fraction or None,
         checkpoint=checkpoint,
         device=args.device,
@@ -177,7 +179,7 @@ def run_fit(args: argparse.Namespace) -> int:
     )
     print(
         f"Training on {X_model.shape[0]} spectra of {X_model.shape[1]} pixels "
-        f"(architecture {args.architecture}) ..."
+        f"(architecture {settings.architecture}) ..."
     )
     start = time.perf_counter()
     try:
@@ -203,7 +205,7 @@ def run_fit(args: argparse.Namespace) -> int:
     model_file = save_model(model, out / MODEL_FILE)
     print(f"Model: {model_file} (skspecrep.io.load_model reads it)")
     codes = _write_codes(ae, X_model, ids, out)
-    stability = _stability(ae, X_model, labels, args, sample_weight)
+    stability = _stability(ae, X_model, labels, settings, sample_weight)
     _analyse(
         ae, X_model, codes, labels, wavelength, args,
         title=f"skspecrep fit: {args.spectra}", stability=stability,
@@ -280,36 +282,6 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
-def _autoencoder(args, wavelength, **extra) -> SpectralAutoencoder:
-    if args.virtual_rv and wavelength is None:
-        raise InputError(
-            "--virtual-rv shifts spectra on their wavelength grid: give the wavelengths "
-            "(--wavelength for .npy spectra)."
-        )
-    if args.decorrelation < 0:
-        raise InputError(f"--decorrelation must be at least 0; got {args.decorrelation:g}.")
-    settings = {}
-    if getattr(args, "architecture", None) is not None:
-        settings["architecture"] = args.architecture
-    if getattr(args, "kl_warmup", None) is not None:
-        settings["kl_warmup"] = tuple(args.kl_warmup)
-    return SpectralAutoencoder(
-        n_components=args.n_components,
-        max_epochs=args.epochs,
-        beta=args.beta,
-        decorrelation=args.decorrelation,
-        **settings,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        # The grid travels with the model, so that 'analyze' reads new files onto it.
-        wavelength=wavelength,
-        virtual_rv=args.virtual_rv or None,
-        random_state=args.random_state,
-        verbose=0 if args.quiet else 1,
-        **extra,
-    )
-
-
 def _fit(ae, X, sample_weight=None) -> SpectralAutoencoder:
     """Fit, with fit's warnings said once, in the command's words, by :func:`_say_warnings`."""
     with warnings.catch_warnings():
@@ -333,22 +305,21 @@ def _say_warnings(ae) -> None:
         print(f"\nWarning: {problem}", file=sys.stderr)
 
 
-def _stability(ae, X, labels, args, sample_weight=None):
+def _stability(ae, X, labels, settings, sample_weight=None):
     """The first model and ``--seeds - 1`` more trained alike from the next seeds, compared."""
-    if args.seeds < 2:
+    seeds, first = settings.seeds, settings.random_state
+    if seeds < 2:
         return None
     models = [ae]
-    for k in range(1, args.seeds):
-        print(f"\nTraining seed {args.random_state + k} ({k + 1} of {args.seeds}) ...")
-        other = clone(ae).set_params(random_state=args.random_state + k, checkpoint=None)
+    for k in range(1, seeds):
+        print(f"\nTraining seed {first + k} ({k + 1} of {seeds}) ...")
+        other = clone(ae).set_params(random_state=first + k, checkpoint=None)
         models.append(_fit(other, X, sample_weight))
         _say_warnings(other)
-    result = seed_stability(models, X, labels, random_state=args.random_state)
+    result = seed_stability(models, X, labels, random_state=first)
     print(
-        f"\nStability over {args.seeds} seeds (reference: seed "
-        f"{args.random_state + result.reference}; UDR "
-        + ", ".join(f"{u:.2f}" for u in result.udr)
-        + "):"
+        f"\nStability over {seeds} seeds (reference: seed "
+        f"{first + result.reference}; UDR " + ", ".join(f"{u:.2f}" for u in result.udr) + "):"
     )
     print(
         "  latent  reproduced  median |rho|  worst |rho|"
@@ -358,11 +329,11 @@ def _stability(ae, X, labels, args, sample_weight=None):
         label = ""
         if labels is not None and row.label is not None:
             label = (
-                f"  {row.label} in {row.label_agreement} of {args.seeds} "
+                f"  {row.label} in {row.label_agreement} of {seeds} "
                 f"(|rho| {row.label_rho_min:.2f}-{row.label_rho_max:.2f})"
             )
         print(
-            f"  z{row.latent:<6} {row.n_reproduced:>3} of {args.seeds}  "
+            f"  z{row.latent:<6} {row.n_reproduced:>3} of {seeds}  "
             f"{row.median_rho:12.2f} {row.worst_rho:12.2f}{label}"
         )
     return result
