@@ -451,7 +451,7 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
         (["fit", "{d}/X.npy", "--decorrelation", "-1", "--output", "{t}"],
          "--decorrelation must be at least 0"),
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"],
-         "is not a skspecrep model file"),
+         "X.npy: not a skspecrep model file (not a zip archive)"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),
         (["fit", "{d}/X.npy", "--wavelength-range", "5000", "5010", "--output", "{t}"],
          "are for spectrum files"),

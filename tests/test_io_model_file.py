@@ -564,3 +564,31 @@ def test_a_changed_byte_is_refused_or_changes_nothing(pipeline, saved, data):
         except ModelFileError:
             return
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
+def test_pickles_are_opened_only_when_allowed_and_model_files_always_as_such(pipeline, tmp_path):
+    model, X = pipeline
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps(model))
+    with pytest.raises(ModelFileError, match="run any code it holds: pass allow_pickle=True"):
+        load_model(pickled)
+    loaded = load_model(pickled, allow_pickle=True)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    # A hostile pickle is not opened without the flag; with it, its failure is named.
+    marker = tmp_path / "marker.txt"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_WritesAFile(marker)))
+    with pytest.raises(ModelFileError, match="not a zip archive"):
+        load_model(evil)
+    assert not marker.exists()
+    (tmp_path / "junk.pkl").write_bytes(b"\x80\x05junk")
+    with pytest.raises(ModelFileError, match="neither a model file nor a readable pickle"):
+        load_model(tmp_path / "junk.pkl", allow_pickle=True)
+    # A file that starts as a pickle and ends as a model file is read as the model file.
+    polyglot = tmp_path / "both.skspecrep"
+    polyglot.write_bytes(
+        pickle.dumps(_WritesAFile(marker))
+        + save_model(model, tmp_path / "m.skspecrep").read_bytes()
+    )
+    load_model(polyglot, allow_pickle=True)
+    assert not marker.exists()

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import glob
 import os
-import pickle
 import time
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -390,25 +388,11 @@ def read_model(path: Path, *, allow_pickle: bool) -> Pipeline:
     """The Pipeline written by ``skspecrep fit``; a pickle only when allowed."""
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
-    # A zip archive is read as a model file, even with --allow-pickle: a file
-    # may start as a pickle and still end as a valid zip.
-    if not zipfile.is_zipfile(path):
-        if not allow_pickle:
-            raise InputError(
-                f"{path} is not a skspecrep model file; if it is a pickle (model.pkl of an "
-                "older version), opening it would run any code it holds: pass --allow-pickle "
-                "only for a file you made or trust."
-            )
-        try:
-            with open(path, "rb") as f:
-                model = pickle.load(f)
-        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-            raise InputError(f"{path}: not a model written by 'skspecrep fit' ({exc}).") from None
-    else:
-        try:
-            model = load_model(path)
-        except ModelFileError as exc:
-            raise InputError(str(exc)) from None
+    try:
+        model = load_model(path, allow_pickle=allow_pickle)
+    except ModelFileError as exc:
+        # The library's name for the option, in the command's words.
+        raise InputError(str(exc).replace("allow_pickle=True", "--allow-pickle")) from None
     if not isinstance(model, Pipeline) or not isinstance(model[-1], SpectralAutoencoder):
         raise InputError(f"{path}: not a model written by 'skspecrep fit'.")
     return model

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import os
+import pickle
 import warnings
 import zipfile
 from pathlib import Path
@@ -165,13 +166,19 @@ def save_model(model, path: str | os.PathLike) -> Path:
     return replace_atomically(path, write)
 
 
-def load_model(path: str | os.PathLike):
+def load_model(path: str | os.PathLike, *, allow_pickle: bool = False):
     """Read a model written by :func:`save_model`, without running code from it.
 
     Parameters
     ----------
     path : str or path-like
         The model file.
+    allow_pickle : bool, default=False
+        Also open a pickle (``model.pkl``, as skspecrep wrote before model
+        files existed). Unpickling runs any code the file holds: allow it
+        only for a file you made or trust. A model file is read as one even
+        when pickles are allowed, since a file may start as a pickle and end
+        as a valid model file.
 
     Returns
     -------
@@ -212,6 +219,15 @@ def load_model(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(path, "no such file")
+    if not zipfile.is_zipfile(path):
+        if not allow_pickle:
+            raise ModelFileError(
+                path,
+                "not a skspecrep model file (not a zip archive); if it is a pickle (model.pkl "
+                "of an older version), opening it would run any code it holds: pass "
+                "allow_pickle=True only for a file you made or trust",
+            )
+        return _unpickle(path)
     raw_config, payload = _read_members(path)
     config = _parse_config(path, raw_config)
     if hashlib.sha256(payload).hexdigest() != config.get("arrays_sha256"):
@@ -238,6 +254,14 @@ def load_model(path: str | os.PathLike):
         KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError, OverflowError,
     ) as exc:  # fmt: skip
         raise ModelFileError(path, f"its content is inconsistent ({_first_line(exc)})") from None
+
+
+def _unpickle(path: Path):
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+        raise ModelFileError(path, f"neither a model file nor a readable pickle ({exc})") from None
 
 
 # ------------------------------------------------------------------ reading
