@@ -21,14 +21,13 @@ from .. import (
     SpectralAutoencoder,
     WavelengthResampler,
 )
-from .._constants import C_KMS
 from ..exceptions import (
     ModelFileError,
     NonPositiveMedianError,
     SpectrumQualityWarning,
     SpectrumReadError,
 )
-from ..io import load_model, read_spectra, read_spectrum
+from ..io import load_model, read_spectra, read_spectrum, wavelength_grid
 from ._errors import InputError, non_finite_error
 
 _LIST_SUFFIXES = {".txt", ".lst", ".list"}
@@ -109,18 +108,12 @@ class GridChoice:
 
 
 def _stepped_grid(name: str, step: float, low: float, high: float) -> np.ndarray:
-    """A grid from ``low`` to at most ``high``: linear (``--wavelength-step``) or in log."""
-    if name == "--wavelength-step":
-        n = int(np.floor((high - low) / step + 1e-9)) + 1
-        wavelength = low + step * np.arange(n)
-    else:
-        # c * d(ln lambda) = step: a Doppler shift of k pixels is k * step km/s.
-        ratio = step / C_KMS
-        n = int(np.floor(np.log(high / low) / ratio + 1e-9)) + 1
-        wavelength = low * np.exp(ratio * np.arange(n))
-    if n < 2:
-        raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.")
-    return wavelength
+    """The grid of ``--wavelength-step`` or ``--log-step`` from ``low`` to at most ``high``."""
+    width = {"step": step} if name == "--wavelength-step" else {"log_step": step}
+    try:
+        return wavelength_grid(low, high, **width)
+    except ValueError:  # the step and the range were checked: too few pixels
+        raise InputError(f"{name} {step:g} leaves fewer than 2 pixels in the range.") from None
 
 
 def _say_grid(spectra, n_files: int, seconds: float, grid: GridChoice, out: Path) -> None:

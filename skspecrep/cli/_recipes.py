@@ -7,9 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import (
-    HARPSPreprocessor,
-)
+from .. import HARPSPreprocessor, io
 from .._preprocessing import HARPS_MAX_UNCOVERED, HARPS_RANGE
 from ._errors import InputError
 from ._inputs import BLOCK_BYTES
@@ -54,23 +52,18 @@ def noise_only_rows(harps: HARPSPreprocessor, X) -> np.ndarray:
 
 
 def star_weights(meta: pd.DataFrame | None, noise_only: np.ndarray) -> np.ndarray:
-    """Sampling weight 1 / (spectra of the same star), from OBJECT; 0 for noise-only spectra.
-
-    A spectrum without an OBJECT counts as a star of its own.
-    """
+    """:func:`skspecrep.io.star_weights` from OBJECT, said; 0 for noise-only spectra."""
     n = len(noise_only)
-    weight = np.ones(n)
     if meta is not None and "object" in meta:
-        names = meta["object"].astype("string").str.strip()
-        named = (names.notna() & (names != "")).to_numpy()
-        counts = names[named].value_counts()
-        weight[named] = 1.0 / names[named].map(counts).to_numpy(dtype=float)
-        n_stars = len(counts) + int((~named).sum())
+        weight = io.star_weights(meta["object"])
+        # Weights sum to the number of stars; the smallest is 1 / the busiest star's count.
+        n_stars, most = round(weight.sum()), round(1 / weight.min())
         print(
             f"Sampling weight 1/count per star (OBJECT): {n} spectra of {n_stars} stars, "
-            f"up to {int(counts.max()) if len(counts) else 1} spectra per star."
+            f"up to {most} spectra per star."
         )
     else:
+        weight = np.ones(n)
         print("Sampling: the spectra carry no OBJECT, so every spectrum counts once.")
     if noise_only.any():
         weight[noise_only] = 0.0

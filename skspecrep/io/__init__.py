@@ -1,6 +1,7 @@
 """Reading spectra (ESO FITS layouts, any specutils format; one file or many onto one grid) and
 model files (safe model files, the paper's released weights)."""
 
+from ._archive import star_weights, wavelength_grid
 from ._batch import SpectraSet, read_spectra
 from ._eso import Spectrum, SpectrumReadError, read_eso_spectrum
 from ._model_file import load_model, save_model
@@ -18,6 +19,8 @@ __all__ = [
     "read_spectrum",
     "register_specutils_loaders",
     "save_model",
+    "star_weights",
+    "wavelength_grid",
 ]
 
 register_if_imported()
