@@ -91,3 +91,21 @@ def test_the_check_catches_private_imports_and_attributes(tmp_path):
         ("pkg.report", "pkg._sub._core._hidden"),
         ("pkg.report", "pkg.plotting._pyplot"),
     ]
+
+
+def _layout_tree() -> str:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    # docs/layout.rst includes the README's tree between these two markers.
+    assert readme.count("## Project layout") == readme.count("Dependencies point one way") == 1
+    return readme.split("## Project layout")[1].split("Dependencies point one way")[0]
+
+
+def test_the_map_names_every_module_and_package():
+    tree = _layout_tree()
+    entries = {p.name + ("/" if p.is_dir() else "") for p in PACKAGE.iterdir()}
+    entries = {e for e in entries if e.endswith((".py", "/")) and e != "__pycache__/"}
+    missing = sorted(e for e in entries if e not in tree)
+    assert not missing, f"README's Project layout (and docs/layout.rst) misses {missing}"
+    docs = (PACKAGE.parent / "docs" / "layout.rst").read_text()
+    assert ":start-after: ## Project layout" in docs
+    assert ":end-before: Dependencies point one way" in docs
