@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import warnings
-from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Literal
 
 import numpy as np
-import torch
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -21,7 +18,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._nn import kl_per_latent, velocity_scale
+from . import _inference as inference
+from ._nn import velocity_scale
 from ._rows import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 from ._training import compare_with_pca, diagnose, make_plan, run_training
 from .exceptions import TrainingInterruptedWarning
@@ -532,17 +530,16 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         if plan.n_train > _KL_SAMPLE:
             pool = np.arange(len(plan.source)) if rows is None else rows
             rows = np.sort(np.random.RandomState(plan.seed).choice(pool, _KL_SAMPLE, replace=False))
-        kl = np.zeros(self.n_components)
-        for _, (mu, log_var) in self._map_chunks(plan.source, lambda m, x: m.encode(x), rows):
-            kl += kl_per_latent(mu, log_var).sum(dim=0).double().cpu().numpy()
-        self.component_kl_ = kl / min(plan.n_train, _KL_SAMPLE)
+        self.component_kl_ = inference.component_kl(net, plan.source, rows)
+
+        def drawn(X):
+            return inference.collect(net, RowSource(X, validate=False), inference.reconstruct)[0]
+
         # Cheap next to training: randomised PCA of at most a few thousand
         # spectra, and one encoding of at most a thousand.
         self.reconstruction_error_, self.pca_reconstruction_error_ = compare_with_pca(
             plan.source, plan.train_rows, plan.valid_rows, self.n_components,
-            plan.params["pixel_mask"],
-            lambda X: self._collect(RowSource(X, validate=False), _reconstruct)[0],
-            plan.seed,
+            plan.params["pixel_mask"], drawn, plan.seed,
         )  # fmt: skip
         history = net.history
         column = "valid_loss" if plan.valid_rows is not None else "train_loss"
@@ -605,37 +602,6 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         check_is_fitted(self)
         return self.net_.history
 
-    def _chunks(self, source: RowSource, rows=None) -> Iterator[tuple[slice, torch.Tensor]]:
-        """``(positions, chunk)`` over all rows, or over the given sorted ``rows``."""
-        for positions, block in source.blocks(self.net_.micro_batch_size(), rows):
-            yield positions, torch.from_numpy(block).to(self.net_.device)
-
-    def _map_chunks(self, source: RowSource, fn, rows=None) -> Iterator:
-        """``(positions, fn(module, chunk))`` in evaluation mode without autograd."""
-        module = self.net_.module_
-        with _eval_mode(module), torch.inference_mode():
-            for positions, chunk in self._chunks(source, rows):
-                yield positions, fn(module, chunk)
-
-    def _collect(self, source: RowSource, fn) -> list[np.ndarray]:
-        """Every output of ``fn`` over all rows, as arrays in the output dtype.
-
-        The arrays are allocated once and filled chunk by chunk. Keeping one
-        small array per chunk and joining them at the end would leave those
-        small blocks scattered between the large freed chunk buffers, and
-        the C heap could not give the space back: resident memory grew by
-        about 1 GB per 600,000 spectra encoded.
-        """
-        outs = None
-        for rows, result in self._map_chunks(source, fn):
-            result = result if isinstance(result, tuple) else (result,)
-            if outs is None:
-                dtype = _output_dtype(source)
-                outs = [np.empty((len(source), r.shape[1]), dtype=dtype) for r in result]
-            for out, r in zip(outs, result):
-                out[rows] = r.cpu().numpy()
-        return outs
-
     def transform(self, X):
         """Encode spectra to their posterior mean codes.
 
@@ -651,7 +617,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """
         check_is_fitted(self)
         source = self._validated_source(X, reset=False)
-        return self._collect(source, lambda m, x: m.encode_mean(x))[0]
+        return inference.collect(self.net_, source, lambda m, x: m.encode_mean(x))[0]
 
     def encode(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-variances of spectra.
@@ -681,7 +647,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         """
         check_is_fitted(self)
         source = self._validated_source(X, reset=False)
-        mean, log_var = self._collect(source, lambda m, x: m.encode(x))
+        mean, log_var = inference.collect(self.net_, source, lambda m, x: m.encode(x))
         return mean, log_var
 
     def inverse_transform(self, X):
@@ -704,7 +670,9 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 f"X has {Z.shape[1]} latent dimensions, but this SpectralAutoencoder "
                 f"has n_components={self.n_components}."
             )
-        return self._collect(RowSource(Z, validate=False), lambda m, z: m.decode(z))[0]
+        return inference.collect(self.net_, RowSource(Z, validate=False), lambda m, z: m.decode(z))[
+            0
+        ]
 
     def score(self, X, y=None, *, ivar=None) -> float:
         """Negative beta-weighted ELBO per spectrum on held-out spectra.
@@ -734,33 +702,13 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         check_is_fitted(self)
         source = self._validated_source(X, reset=False)
         ivar = self._check_ivar(ivar, source)
-        rng = check_random_state(self.random_state)
-        device = self.net_.device
-        generator = torch.Generator(device=device).manual_seed(
-            int(rng.randint(np.iinfo(np.int32).max))
-        )
-        criterion = self.net_.criterion_
-        total = 0.0
-        with _eval_mode(self.net_.module_), torch.inference_mode():
-            for rows, x in self._chunks(source):
-                y_pred = self.net_.module_(x, generator=generator)
-                w = None if ivar is None else torch.from_numpy(ivar.read(rows)).to(device)
-                total += criterion.per_sample(y_pred, x, w, self.beta).double().sum().item()
-        return -total / len(source)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return -float(inference.objectives(self.net_, source, ivar, self.beta, seed).mean())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def _reconstruct(module, x):
-    return module.decode(module.encode_mean(x))
-
-
-def _output_dtype(source: RowSource) -> np.dtype:
-    """Outputs keep float32 or float64 input; other dtypes give float64, as in sklearn."""
-    return source.dtype if source.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 def _interrupted_message(outcome) -> str:
@@ -773,13 +721,3 @@ def _interrupted_message(outcome) -> str:
         f"Training interrupted by user after {outcome.n_epochs} complete epoch(s); {kept}. "
         "With a checkpoint, fit again to resume."
     )
-
-
-@contextlib.contextmanager
-def _eval_mode(module: torch.nn.Module):
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
