@@ -58,7 +58,8 @@ ax.set_ylabel("estimate (nats)")
 ax.legend(fontsize="small")
 
 # %%
-# The information coefficient maps MI onto [0, 1): for Gaussians it is |rho|.
+# The information coefficient maps MI onto [0, 1): for Gaussians it is the
+# absolute correlation, ``|rho|``.
 ax2.plot(rhos, information_coefficient(np.array(estimates["KSG"])), "o", label="KSG")
 ax2.plot([0, 1], [0, 1], color="k", lw=1)
 ax2.set_xlabel("true correlation")
