@@ -279,6 +279,18 @@ which changes them by rounding):
   over the whole range (8,900 pixels), and 5000-6200 A at 5 km/s (13,600
   pixels), to tell the count of pixels from the span of wavelength.
 
+**Session 5: the count of pixels, confirmed** (same archive and settings):
+
+- *The same wavelengths on twice the pixels fail.* 5000-6200 A at 5 km/s
+  per pixel (13,600 pixels, the window that meets every target at 10
+  km/s): L1 1.059 x PCA-16 (PCA .0276, floor .0100), |rho| .967 over all
+  stars (.999 within each), vsini's normalised MI .12, the tilt's .49;
+  1.02-1.10 x PCA in every region, the giant 1.11-1.24, the G dwarf
+  .78-.84. 2,000 steps, 1.37 s a step (another job shared the cores).
+  Same stars, same wavelengths, same factors: what breaks learning is the
+  number of pixels. A run of the whole range at 20 km/s (8,900 pixels)
+  was started after it and stopped unfinished, to test a fix instead.
+
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
 (.72-.96), and no latent learns the line widths. Not resolved; the
