@@ -8,6 +8,7 @@ import pytest
 from conftest import line_spectra
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -110,7 +111,8 @@ def test_bootstrap_spread_matches_the_spread_between_independent_data_sets():
 
 def test_gmm_method_agrees_with_the_analytic_value():
     Z, labels = known_factors(n=1500)
-    scorer = LatentCorrelationScorer("gmm", n_bootstrap=0, random_state=0)
+    # The mixture fits are slow; the null is tested with the other estimators.
+    scorer = LatentCorrelationScorer("gmm", n_bootstrap=0, n_permutations=0, random_state=0)
     scorer.fit(Z[:, [0, 3]], labels["teff"])
     assert scorer.mi_[0, 0] == pytest.approx(gaussian_mi(0.9), abs=0.05)
     assert scorer.mi_[1, 0] < 0.02
@@ -124,14 +126,16 @@ def test_missing_labels_are_dropped_per_label_only():
     holed = labels.copy()
     missing = np.random.RandomState(1).rand(1500) < 0.4
     holed.loc[missing, "rv"] = np.nan
-    scorer = LatentCorrelationScorer(n_bootstrap=0).fit(Z, holed)
+    # The raw estimates (no shuffles, whose rows differ between these fits).
+    raw = LatentCorrelationScorer(n_bootstrap=0, n_permutations=0)
+    scorer = clone(raw).fit(Z, holed)
     np.testing.assert_array_equal(scorer.n_missing_, [0, missing.sum(), 0])
     np.testing.assert_array_equal(scorer.n_samples_per_label_, [1500, (~missing).sum(), 1500])
     # The labels with values anywhere are untouched by the holes in rv...
-    alone = LatentCorrelationScorer(n_bootstrap=0).fit(Z, labels[["teff", "logg"]])
+    alone = clone(raw).fit(Z, labels[["teff", "logg"]])
     np.testing.assert_array_equal(scorer.mi_[:, [0, 2]], alone.mi_)
     # ...and rv is as if fitted on its complete rows only.
-    complete = LatentCorrelationScorer(n_bootstrap=0).fit(Z[~missing], labels["rv"][~missing])
+    complete = clone(raw).fit(Z[~missing], labels["rv"][~missing])
     np.testing.assert_array_equal(scorer.mi_[:, 1], complete.mi_[:, 0])
     np.testing.assert_array_equal(scorer.mi_binned_[:, :, 1], complete.mi_binned_[:, :, 0])
 
@@ -141,9 +145,10 @@ def test_sigma_clipping_removes_outliers_that_would_swamp_the_histograms():
     Z, labels = known_factors(n=3000)
     y = labels["teff"].to_numpy().copy()
     y[:5] = 1e7  # e.g. a catalogue's placeholder
-    raw = LatentCorrelationScorer(n_bootstrap=0).fit(Z, y)
-    clipped = LatentCorrelationScorer(sigma_clip=5.0, n_bootstrap=0).fit(Z, y)
-    clean = LatentCorrelationScorer(n_bootstrap=0).fit(Z[5:], labels["teff"][5:])
+    # Raw estimates: shuffles of 3,000 and of 2,995 rows would differ.
+    raw = LatentCorrelationScorer(n_bootstrap=0, n_permutations=0).fit(Z, y)
+    clipped = clone(raw).set_params(sigma_clip=5.0).fit(Z, y)
+    clean = clone(raw).fit(Z[5:], labels["teff"][5:])
     assert clipped.n_clipped_[0] == 5 and raw.n_clipped_[0] == 0
     assert raw.mi_binned_[2, 0, 0] < 0.05  # 20 bins: nearly all values in the first
     assert clipped.mi_binned_[2, 0, 0] > 0.5
@@ -198,8 +203,9 @@ def test_permuting_latents_permutes_results_and_scaling_changes_nothing(
 ):
     """Powers of two scale exactly, so the estimates must be identical."""
     Z, labels = known_factors(n=300, seed=3)
-    base = LatentCorrelationScorer(n_bootstrap=0).fit(Z, labels)
-    moved = LatentCorrelationScorer(n_bootstrap=0).fit(
+    # The same seed shuffles the same rows, whatever the order of the latents.
+    base = LatentCorrelationScorer(n_bootstrap=0, random_state=0).fit(Z, labels)
+    moved = LatentCorrelationScorer(n_bootstrap=0, random_state=0).fit(
         Z[:, list(order)] * 2.0**z_scale, labels * 2.0**y_scale + shift * (y_scale == 0)
     )
     np.testing.assert_array_equal(moved.mi_, base.mi_[list(order)])
@@ -336,3 +342,51 @@ def test_mutual_info_gap_is_high_for_one_holder_and_zero_for_a_shared_label():
     assert shared.mutual_info_gap_[0, 0] == pytest.approx(0.0, abs=1e-12)
     single = LatentCorrelationScorer(bins=[5, 20], n_bootstrap=0).fit(y[:, None], y)
     np.testing.assert_allclose(single.mutual_info_gap_[:, 0], 1.0)
+
+
+@pytest.mark.parametrize("method", ["ksg", "histogram"])
+@pytest.mark.parametrize("n", [300, 1000, 4000])
+def test_independent_variables_read_zero_once_the_null_is_taken_off(method, n):
+    rng = np.random.RandomState(n)
+    Z, y = rng.normal(size=(n, 4)), rng.normal(size=n)
+    raw = LatentCorrelationScorer(method, n_bootstrap=0, n_permutations=0).fit(Z, y)
+    honest = LatentCorrelationScorer(method, n_bootstrap=20, random_state=0).fit(Z, y)
+    # What the estimator reads on shuffled labels is what it read on these: its bias.
+    np.testing.assert_allclose(honest.mi_null_.mean(), raw.mi_.mean(), atol=0.03)
+    assert honest.mi_.max() < 0.08 and not honest.significant_.any()
+    assert information_coefficient(honest.mi_).mean() < 0.2
+    # The raw 40-bin histogram reads information where there is none.
+    if method == "histogram" and n <= 1000:
+        assert raw.mi_.min() > 0.2
+
+
+def test_a_real_link_keeps_its_information_after_the_null():
+    Z, labels = known_factors(n=1500)
+    raw = LatentCorrelationScorer(n_bootstrap=0, n_permutations=0).fit(Z, labels)
+    honest = LatentCorrelationScorer(n_bootstrap=0, random_state=0).fit(Z, labels)
+    best = honest.best_latent_, np.arange(3)
+    np.testing.assert_array_equal(honest.best_latent_, raw.best_latent_)
+    np.testing.assert_allclose(honest.mi_[best], raw.mi_[best] - honest.mi_null_[best])
+    assert (honest.mi_null_[best] < 0.02).all() and (honest.mi_[best] > 0.1).all()
+
+
+def test_collapsed_latents_are_not_ranked_unless_asked():
+    """A collapsed latent's mean can follow a label at an amplitude the decoder never sees."""
+    Z, labels = known_factors(n=1500)
+    rv = labels["rv"].to_numpy()
+    # z5: a posterior of unit variance whose mean moves by 1e-3 with rv (KL ~ 1e-6 nats).
+    Z = np.column_stack([Z[:, :4], 1e-3 * rv / 20])
+    log_var = np.zeros_like(Z)
+    log_var[:, :4] = -4.0  # z0-z3 informative: sigma 0.14 around means of unit spread
+    plain = LatentCorrelationScorer(n_bootstrap=0, random_state=0).fit(Z, labels)
+    assert plain.best_latent_[1] == 4 and not plain.collapsed_.any()
+    honest = LatentCorrelationScorer(n_bootstrap=0, random_state=0)
+    honest.fit(Z, labels, log_var=log_var)
+    np.testing.assert_array_equal(honest.collapsed_, [False] * 4 + [True])
+    assert (honest.mi_[4] == 0).all() and (honest.mi_binned_[:, 4] == 0).all()
+    assert honest.best_latent_[1] == 1 and not honest.get_support()[4]
+    asked = clone(honest).set_params(rank_collapsed=True).fit(Z, labels, log_var=log_var)
+    assert asked.collapsed_[4] and asked.best_latent_[1] == 4
+    np.testing.assert_allclose(asked.mi_, plain.mi_)
+    with pytest.raises(ValueError, match="log_var has shape \\(1500, 2\\) but the codes X"):
+        honest.fit(Z, labels, log_var=log_var[:, :2])
