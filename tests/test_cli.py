@@ -119,6 +119,10 @@ def test_demo_with_doppler_pairs_and_seeds_shows_the_velocity_latent_and_stabili
     assert summary["velocity_latent"] == "z0" and summary["velocity_scale_kms"] == 60.0
     assert summary["stability"]["n_models"] == 2
     assert "Stability across seeds" in (tmp_path / "report.html").read_text()
+    # The demo's labels choose between the seeds, and the spread is shown.
+    chosen = summary["stability"]["chosen_by_labels"]
+    assert f"Chosen by the labels: seed {chosen} (mean |rho|" in out
+    assert len(summary["stability"]["label_score"]) == 2
 
 
 def test_nonsense_sizes_fail_with_a_message(capsys):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.decomposition import PCA, FastICA
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from skspecrep import SpectralAutoencoder
 from skspecrep.inspection import latent_traversal, seed_stability
@@ -218,3 +218,28 @@ def test_stability_needs_models_that_differ_by_seed(sources):
         seed_stability(StandardScaler(), X, n_seeds=2)
     with pytest.raises(ValueError, match="at least 2 models"):
         seed_stability([PCA(2).fit(X)], X)
+
+
+def test_a_few_labels_choose_the_model_whose_latents_each_hold_one_label(sources):
+    """The sources and a rotation of them (two latents mixing two sources), 3 % labelled."""
+    X, labels = sources
+    ica = FastICA(3, random_state=0, whiten="unit-variance").fit(X)
+    angle = np.pi / 4
+    rotation = np.eye(3)
+    rotation[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    mixed = FunctionTransformer(lambda Z: ica.transform(Z) @ rotation).fit(X)
+    holed = labels.copy()
+    unknown = np.random.RandomState(0).rand(len(X)) > 0.03
+    holed[unknown] = np.nan
+    result = seed_stability([mixed, ica], X, holed, random_state=0)
+    assert result.chosen == 1
+    table = result.label_assignment
+    assert len(table) == 6 and (table["n_labelled"] == (~unknown).sum()).all()
+    # The sources' model holds each label in a latent of its own; the rotated
+    # one holds a and b at |rho| about cos(45 deg) and c as the sources do.
+    best = table[table["model"] == 1]
+    assert sorted(best["latent"]) == [0, 1, 2] and best["rho"].min() > 0.95
+    assert result.label_score[1] > 0.95 > 0.9 > result.label_score[0] > 0.75
+    # Without labels, nothing is chosen.
+    unlabelled = seed_stability([mixed, ica], X, random_state=0)
+    assert unlabelled.chosen is None and unlabelled.label_score is None

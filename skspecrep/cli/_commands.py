@@ -317,6 +317,12 @@ def _stability(ae, X, labels, settings, sample_weight=None):
         models.append(_fit(other, X, sample_weight))
         _say_warnings(other)
     result = seed_stability(models, X, labels, random_state=first)
+    if result.chosen is not None:
+        scores = ", ".join(f"{v:.2f}" for v in result.label_score)
+        print(
+            f"\nChosen by the labels: seed {first + result.chosen} (mean |rho| of each "
+            f"label with a latent of its own: {scores})."
+        )
     print(
         f"\nStability over {seeds} seeds (reference: seed "
         f"{first + result.reference}; UDR " + ", ".join(f"{u:.2f}" for u in result.udr) + "):"

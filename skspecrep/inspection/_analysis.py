@@ -330,6 +330,9 @@ def _summary(estimator, shape, selector, scorer, stability, is_autoencoder, name
             "udr": [float(u) for u in stability.udr],
             "latents": json.loads(stability.latents.to_json(orient="records")),
         }
+        if stability.get("label_score") is not None:
+            summary["stability"]["label_score"] = [float(v) for v in stability.label_score]
+            summary["stability"]["chosen_by_labels"] = stability.chosen
     return summary
 
 
