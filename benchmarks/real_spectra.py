@@ -290,6 +290,17 @@ which changes them by rounding):
   Same stars, same wavelengths, same factors: what breaks learning is the
   number of pixels. A run of the whole range at 20 km/s (8,900 pixels)
   was started after it and stopped unfinished, to test a fix instead.
+- *It is the sub-pixels the dense decoder draws.* The same 13,600 pixels
+  with 2 sub-pixels a pixel instead of 4 (27,200 outputs, as the working
+  6,449-pixel window at 10 km/s draws 25,796): L1 .721 x PCA-16, |rho|
+  .990 over all stars (.998-.999 within), vsini .39, tilt .53; .63-.87 of
+  PCA in every region and star; 0.75 s a step, half the time. Every run
+  that failed drew 43,600 or more sub-pixels (10,900 x 4, 13,000 x 4,
+  13,600 x 4, 17,884 x 4); every run that worked 27,200 or fewer. The
+  sub-pixel width is not it: 10,900 pixels at 10 km/s draw 2.5 km/s
+  sub-pixels like the working window, and fail. Why the count matters is
+  not understood (one batch's gradients of the last layer are a few times
+  larger than Adam's epsilon in both cases).
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
