@@ -304,6 +304,27 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
   sub-pixels like the working window, and fail. Why the count matters is
   not understood: it is not Adam's epsilon (one batch's gradients of the
   last layer have medians 3.5e-7 and 1.4e-7, 35 and 14 times it).
+- *But one sub-pixel a pixel does not save the whole range.* 17,884
+  pixels (3800-6900 A at 10 km/s) with 1 sub-pixel a pixel (17,884
+  outputs, fewer than any working run): L1 1.375 x PCA-16 (PCA .0263,
+  floor .0097), |rho| .513 over all stars (.995-.996 within), vsini .08,
+  tilt .57; the giant and the M dwarf 1.2-1.9 x PCA from 4200 A on, the G
+  dwarf .71-1.22. 0.22 s a step (alone). Whole-pixel shifts blur lines a
+  pixel wide (the dense decoder's docstring), so this is no test of the
+  count alone.
+- *Two sub-pixels on the whole range: better, not enough.* 17,884 pixels
+  at 2 sub-pixels (35,768 outputs): L1 1.275 x PCA-16, |rho| .914 over all
+  stars (.998-.999 within), vsini .08, tilt .61; by region .91-1.39 x PCA,
+  the giant and M dwarf 1.2-1.8, the G dwarf .77-.93. 0.35 s a step
+  (alone), half the time of 4 sub-pixels, with velocities far closer to
+  one frame than at 4 (.66-.75) or 1 (.51).
+- *The change that follows.* ``dense_spec`` now draws at most 25,800
+  sub-pixels (``MAX_SUBPIXELS``: 4 a pixel up to 6,450 pixels, 3 up to
+  8,600, 2 beyond) and keeps 2 up to 131,072 pixels (``MAX_OUTPUTS``),
+  where it drew 4 up to 65,536. 12,898 pixels then draw what worked (2);
+  the whole range draws 2 (better than 4, still 1.28 x PCA). Model files
+  keep the table they were trained with. A second seed of the 12,898-pixel
+  run at 2 sub-pixels was started to check the first.
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf

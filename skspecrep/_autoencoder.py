@@ -66,7 +66,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         - ``"dense"``: the same encoder and a dense decoder (fully connected
           layers of 64 and 256 units, then one to every pixel), which can
           draw a line of any shape at any pixel. With ``virtual_rv`` it draws
-          4 sub-pixels per pixel (fewer past 65,536 pixels), which the
+          4 sub-pixels per pixel (fewer past 6,450 pixels, 2 past 12,900), which the
           velocity latent shifts before they are averaged onto the pixels,
           so that lines one or two pixels wide keep their shape at any
           fraction of a pixel's shift. For real high-resolution spectra: on

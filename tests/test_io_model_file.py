@@ -592,3 +592,26 @@ def test_pickles_are_opened_only_when_allowed_and_model_files_always_as_such(pip
     )
     load_model(polyglot, allow_pickle=True)
     assert not marker.exists()
+
+
+def test_a_dense_model_written_under_another_sub_pixel_rule_still_loads(tmp_path, monkeypatch):
+    """Files keep the layer table they were trained with, whatever the rule is now."""
+    import skspecrep._nn._architectures as architectures
+
+    rng = np.random.RandomState(0)
+    wavelength = 5000 * np.exp(np.arange(6_500) * 10 / 299_792.458)
+    X = 1 + 0.01 * rng.normal(size=(12, wavelength.size))
+    ae = SpectralAutoencoder(2, architecture="dense", wavelength=wavelength, virtual_rv=30.0,
+                             max_epochs=1, batch_size=4, random_state=0)  # fmt: skip
+    with monkeypatch.context() as m, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.setattr(architectures, "MAX_SUBPIXELS", 2**18)  # the rule before
+        ae.fit(X)
+    assert ae.architecture_["oversample"] == 4
+    assert architectures.dense_spec(wavelength.size).oversample == 3  # the rule now
+    loaded = load_model(save_model(ae, tmp_path / "old.skspecrep"))
+    assert loaded.architecture == "dense" and loaded.architecture_["oversample"] == 4
+    np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))
+    np.testing.assert_array_equal(
+        loaded.inverse_transform(ae.transform(X)), ae.inverse_transform(ae.transform(X))
+    )

@@ -160,7 +160,11 @@ def test_the_decoder_is_its_layer_modules_composed(n_features, stride):
 
 
 @pytest.mark.parametrize(
-    "n_features, oversample", [(64, 4), (17_884, 4), (65_536, 4), (100_000, 2), (327_680, 1)]
+    "n_features, oversample",
+    [
+        (64, 4), (6_450, 4), (6_451, 3), (12_898, 2), (17_884, 2), (100_000, 2),
+        (131_072, 2), (131_073, 1), (327_680, 1),
+    ],  # fmt: skip
 )
 def test_dense_spec_is_auto_s_encoder_with_a_dense_decoder_of_bounded_sub_pixels(
     n_features, oversample

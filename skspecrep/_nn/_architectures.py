@@ -16,9 +16,21 @@ from dataclasses import dataclass
 #: Decoder kinds: transposed convolutions mirroring the encoder, or dense layers.
 DECODERS = ("conv", "dense")
 
-#: Most sub-pixels the dense decoder of :func:`dense_spec` draws per spectrum (2**18: a last
-#: layer of 67 M weights from 256 hidden units).
-MAX_SUBPIXELS = 2**18
+#: Sub-pixels the dense decoder of :func:`dense_spec` draws per spectrum, at most,
+#: before it draws fewer per pixel. On real HARPS stars
+#: (``benchmarks/real_spectra.py``) every run that drew 25,796 sub-pixels or
+#: fewer beat PCA and found the velocity, and every run that drew 38,624 or
+#: more learned less than PCA, whatever the pixels' width (12,898 pixels at 5
+#: km/s failed with 4 sub-pixels a pixel and worked with 2). Why the count
+#: matters is not understood.
+MAX_SUBPIXELS = 25_800
+
+#: Most outputs of the dense decoder's last layer (2**18: 67 M weights from 256
+#: hidden units). Below it, 2 sub-pixels a pixel are kept even past
+#: :data:`MAX_SUBPIXELS`: on the whole HARPS range (17,884 pixels) 2 gave the
+#: same error as 4 and 1, velocities closer to one frame (|rho| .91 over three
+#: stars, against .66-.75 and .51), in half the time of 4.
+MAX_OUTPUTS = 2**18
 
 #: Pixels of the paper's padded HARPS grid: 312,501 native pixels zero-padded
 #: to 2**14 * 20, so 14 stride-2 layers leave a length of 20.
@@ -157,12 +169,14 @@ def dense_spec(n_features: int, *, max_channels: int = 256) -> ConvSpec:
     HARPS spectra (lines 1-3 pixels wide) the transposed-convolution
     decoder drew lines worse than PCA, and a shift interpolated between
     whole pixels blurs such lines (``benchmarks/real_spectra.py`` records
-    both). Fewer sub-pixels are drawn past 65,536 pixels, so that the last
-    layer stays within :data:`MAX_SUBPIXELS` outputs; spectra that long
-    (native HARPS sampling, 0.6 km/s) sample their lines finely anyway.
+    both). Fewer sub-pixels are drawn past 6,450 pixels, so that the last
+    layer stays within :data:`MAX_SUBPIXELS` outputs, past which it learned
+    less than PCA; past 12,900 pixels 2, and 1 only past 131,072 pixels
+    (:data:`MAX_OUTPUTS`).
     """
     encoder = auto_spec(n_features, max_channels=max_channels)
-    oversample = max(1, min(4, MAX_SUBPIXELS // n_features))
+    fitting = MAX_SUBPIXELS // n_features
+    oversample = min(4, max(fitting, 2 if 2 * n_features <= MAX_OUTPUTS else 1))
     return ConvSpec(
         channels=encoder.channels,
         kernel_sizes=encoder.kernel_sizes,

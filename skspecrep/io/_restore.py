@@ -27,6 +27,13 @@ def fitted_autoencoder(params: Mapping, module_state: Mapping, history: list, fi
     estimator : SpectralAutoencoder
     """
     estimator = SpectralAutoencoder(**params)
-    net = restore_net(estimator.get_params(deep=False), module_state, history)
+    build = estimator.get_params(deep=False)
+    table = fitted.get("architecture_")
+    if isinstance(table, Mapping) and table.get("decoder") == "dense":
+        # The layer table it was trained with: a "dense" decoder's sub-pixels
+        # per pixel follow the pixel count by a rule that has changed
+        # (MAX_SUBPIXELS), and files written before must still load.
+        build = {**build, "architecture": dict(table)}
+    net = restore_net(build, module_state, history)
     estimator.__setstate__({**fitted, "net_": net})
     return estimator
