@@ -444,6 +444,8 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
          "has 10 rows but 200 spectra"),
         (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--id-column", "star",
           "--output", "{t}"], "has no column 'star'"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--id-column", "teff",
+          "--output", "{t}"], "has no row for 200 of 200 spectra (e.g. '0')"),
         (["fit", "{d}/X.npy", "--wavelength", "{d}/short.npy", "--output", "{t}"],
          "the spectra have 128 pixels"),
         (["fit", "{d}/bad.npy", "--output", "{t}"], "not a readable .npy"),

@@ -345,7 +345,7 @@ def load_labels(path: Path, ids: np.ndarray, id_column: str | None) -> pd.DataFr
         if missing:
             raise InputError(
                 f"--labels {path} has no row for {len(missing)} of {len(ids)} spectra "
-                f"(e.g. {missing[0]!r})."
+                f"(e.g. {str(missing[0])!r})."
             )
         table = table.loc[list(ids)].reset_index(drop=True)
     elif len(table) != len(ids):
