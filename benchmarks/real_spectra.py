@@ -331,6 +331,8 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
 - *Not the decoder's weight decay, on the whole range.* 17,884 pixels at 2
   sub-pixels with decay 0.1 instead of 1.0: L1 1.301 x PCA-16, |rho| .953
   over all stars (.997-.999 within), vsini .08; 0.34 s a step.
+- *Nor a lower learning rate.* The same at lr 3e-4 (2,000 steps): L1 1.467
+  x PCA-16, |rho| .861 over all stars (.897-.999 within), vsini .08.
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
