@@ -670,9 +670,8 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
                 f"X has {Z.shape[1]} latent dimensions, but this SpectralAutoencoder "
                 f"has n_components={self.n_components}."
             )
-        return inference.collect(self.net_, RowSource(Z, validate=False), lambda m, z: m.decode(z))[
-            0
-        ]
+        codes = RowSource(Z, validate=False)
+        return inference.collect(self.net_, codes, lambda m, z: m.decode(z))[0]
 
     def score(self, X, y=None, *, ivar=None) -> float:
         """Negative beta-weighted ELBO per spectrum on held-out spectra.

@@ -323,7 +323,7 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
             self.mi_std_ = None
         # Drawn after the bootstrap's seeds, so that n_permutations=0 gives
         # exactly the estimates of a scorer without the null.
-        self.mi_null_ = self._null(Z, Y, rng)
+        self.mi_null_ = np.zeros_like(raw) + self._null(Z, Y, rng)
         self.mi_ = np.maximum(raw - self.mi_null_, 0.0)
         lower = self.mi_ if self.mi_std_ is None else self.mi_ - _N_SIGMA * self.mi_std_
         self.information_coefficient_ = information_coefficient(self.mi_)
@@ -410,14 +410,24 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
                     mi[j, m] = mutual_info_gmm(z, y, random_state=rng)
         return mi
 
-    def _null(self, Z: np.ndarray, Y: np.ndarray, rng) -> np.ndarray:
-        """Mean MI matrix over ``n_permutations`` shuffles of the label rows."""
+    def _paired_mi(self, Z: np.ndarray, Y: np.ndarray, seed: int) -> np.ndarray:
+        """MI (nats) of column m of ``Z`` with column m of ``Y``, for each m."""
+        return np.array(
+            [self._mi_matrix(Z[:, [m]], Y[:, [m]], seed)[0, 0] for m in range(Y.shape[1])]
+        )
+
+    def _null(self, Z: np.ndarray, Y: np.ndarray, rng, estimate=None):
+        """Mean of ``estimate`` (every pair: ``_mi_matrix``) over shuffles of the label rows.
+
+        0.0 without shuffles (``n_permutations=0``), which subtracts nothing.
+        """
+        estimate = self._mi_matrix if estimate is None else estimate
         if not self.n_permutations:
-            return np.zeros((Z.shape[1], Y.shape[1]))
+            return 0.0
         seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_permutations)
         orders = [rng.permutation(len(Y)) for _ in range(self.n_permutations)]
         draws = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(self._mi_matrix)(Z, Y[order], seed) for order, seed in zip(orders, seeds)
+            delayed(estimate)(Z, Y[order], seed) for order, seed in zip(orders, seeds)
         )
         return np.mean(draws, axis=0)
 
@@ -461,11 +471,10 @@ class LatentCorrelationScorer(SelectorMixin, BaseEstimator):
         Y = self._clip(Y)
         rng = check_random_state(self.random_state)
         seed = rng.randint(np.iinfo(np.int32).max)
-        best = self.best_latent_
-        mi = np.array(
-            [self._mi_matrix(Z[:, [j]], Y[:, [m]], seed)[0, 0] for m, j in enumerate(best)]
-        )
-        null = self._null(Z[:, best], Y, rng)[np.arange(len(best)), np.arange(len(best))]
+        # Each label against its best latent only: column m of Z_best with label m.
+        Z_best = Z[:, self.best_latent_]
+        mi = self._paired_mi(Z_best, Y, seed)
+        null = self._null(Z_best, Y, rng, self._paired_mi)
         return float(np.mean(information_coefficient(np.maximum(mi - null, 0.0))))
 
     def report(self, per: str = "label") -> pd.DataFrame:

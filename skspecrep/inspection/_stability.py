@@ -262,17 +262,16 @@ def _label_assignment(models, source, labels, n_samples, rng) -> pd.DataFrame:
                     rankdata(values[have, k])[:, None],
                     np.apply_along_axis(rankdata, 0, Z[have][:, active]),
                 )[0]
-        assigned = np.full(labels.shape[1], -1)
+        assigned, rho = np.full(labels.shape[1], -1), np.zeros(labels.shape[1])
         a, b = linear_sum_assignment(corr, maximize=True)
-        assigned[a] = active[b]
+        assigned[a], rho[a] = active[b], corr[a, b]
         for k, name in enumerate(labels.columns):
-            j = assigned[k]
             records.append(
                 {
                     "model": m,
                     "label": name,
-                    "latent": int(j),
-                    "rho": float(corr[k, np.flatnonzero(active == j)[0]]) if j >= 0 else 0.0,
+                    "latent": int(assigned[k]),
+                    "rho": float(rho[k]),
                     "n_labelled": int(known[:, k].sum()),
                 }
             )
