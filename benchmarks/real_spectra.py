@@ -334,6 +334,15 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
 - *Nor a lower learning rate.* The same at lr 3e-4 (2,000 steps): L1 1.467
   x PCA-16, |rho| .861 over all stars (.897-.999 within), vsini .08.
 
+**Session 6** (same archive and settings):
+
+- *Not too few steps, on the whole range.* 17,884 pixels at 2 sub-pixels
+  trained twice as long (128 epochs, 4,096 steps, ``--epochs 128``): L1
+  1.37 x PCA-16 (PCA .0247, floor .0105), |rho| .591 over all stars (.999
+  within each), vsini .14, tilt .65; 1,579 s, part of it shared with a
+  test run. Longer training made it worse than 2,000 steps (1.275, .914),
+  so the whole range does not fail for want of optimizer steps.
+
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
 (.72-.96), and no latent learns the line widths. Not resolved; the
