@@ -21,8 +21,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _inference as inference
 from ._nn import velocity_scale
 from ._rows import RowSource, is_on_disk, warn_if_chunked_for_shuffling
-from ._training import compare_with_pca, diagnose, make_plan, run_training
-from .exceptions import TrainingInterruptedWarning
+from ._training import calibrate_labels, compare_with_pca, diagnose, make_plan, run_training
+from .exceptions import TrainingInterruptedWarning, WarmStartError
 
 # component_kl_ is a mean over the training spectra: past this many, over a
 # random sample of them. Its standard error is then about 1% of an active
@@ -109,6 +109,18 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         each micro-batch, so it needs batches of several dozen spectra: on
         large networks, where a batch is split into small micro-batches on
         the CPU, it estimates the correlations from those. 0 leaves it out.
+
+    label_weight : float, default=0.0
+        Weight of the labels passed as ``y`` to :meth:`fit`. Each label
+        column is tied to a latent of its own (the first latents, after the
+        velocity latent of Doppler pairs; ``label_latents_`` names them),
+        and each training step adds ``label_weight`` times the mean, over
+        the batch's spectra that know the label, of the squared difference
+        between that latent's posterior mean and the standardised label, so
+        that a few labels name latents while the unlabelled spectra still
+        train everything else. The term is in the units of the
+        reconstruction error per pixel, like ``beta``. 0 ignores ``y``, as
+        a Pipeline needs (it passes ``y`` to every step).
 
     kl_warmup : tuple of (float, float), default=(1.0, 10.0)
         Epochs at which the KL weight starts rising from 0 and reaches
@@ -327,6 +339,29 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         constant offset (in ``c ln(1 + v / c)``, which is ``v`` to 1 part in
         10,000 at 30 km/s); otherwise None.
 
+    label_names_ : ndarray of str of shape (n_labels,) or None
+        With labels (``label_weight > 0`` and ``y``): each label's name (the
+        DataFrame's column, else ``"label_0"``...); otherwise None.
+
+    label_latents_ : ndarray of int of shape (n_labels,) or None
+        The latent tied to each label; None without labels.
+
+    label_intercept_, label_slope_ : ndarray of shape (n_labels,) or None
+        Each labelled latent read as its label,
+        ``intercept + slope * latent`` (:meth:`predict_labels`): a
+        least-squares line over the labelled training spectra.
+
+    label_error_ : ndarray of shape (n_labels,) or None
+        Root-mean-square error of those lines on the labelled validation
+        spectra (with ``validation_fraction`` and at least 5 of them per
+        label), else on the labelled training spectra, which the network
+        was fitted to and so reads optimistic.
+
+    label_spread_ : ndarray of shape (n_labels,) or None
+        Root-mean-square posterior standard deviation of each labelled
+        latent over the spectra ``label_error_`` was measured on; see
+        :meth:`predict_labels`.
+
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
 
@@ -365,6 +400,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         "architecture": [StrOptions({"auto", "dense", "sedaghat2021"}), dict],
         "beta": [Interval(Real, 0, None, closed="left")],
         "decorrelation": [Interval(Real, 0, None, closed="left")],
+        "label_weight": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [tuple, list],
         "loss": [StrOptions({"l1", "mse", "chi2"})],
         "pixel_mask": ["array-like", None],
@@ -392,6 +428,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         architecture: str | dict = "auto",
         beta: float = 1e-4,
         decorrelation: float = 0.0,
+        label_weight: float = 0.0,
         kl_warmup: tuple[float, float] = (1.0, 10.0),
         loss: str = "l1",
         pixel_mask=None,
@@ -415,6 +452,7 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.architecture = architecture
         self.beta = beta
         self.decorrelation = decorrelation
+        self.label_weight = label_weight
         self.kl_warmup = kl_warmup
         self.loss = loss
         self.pixel_mask = pixel_mask
@@ -448,8 +486,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             dataset, a zarr array) are never loaded whole: batches are read
             as training needs them and each is checked for NaN and infinity
             as it is read, so memory stays flat however large ``X`` is.
-        y : None
-            Ignored; present for API consistency.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels), default=None
+            Continuous labels (a DataFrame names them) with NaN where a
+            spectrum's label is unknown, as many or as few as are known:
+            with ``label_weight > 0`` each column is tied to a latent (see
+            ``label_weight``). Ignored when ``label_weight`` is 0.
         ivar : array-like of shape (n_samples, n_features), default=None
             Inverse variance of each pixel, required by ``loss="chi2"`` and
             rejected otherwise. Pixels with ``ivar=0`` are ignored. May be
@@ -501,7 +542,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             source,
             ivar=self._check_ivar(ivar, source),
             sample_weight=sample_weight,
+            y=y,
         )
+        if continuing and plan.labels is not None:
+            self._check_same_labels(plan.labels)
         net, outcome = run_training(plan, self.net_ if continuing else None)
         self._record(net, plan, outcome)
         if outcome.error is not None:
@@ -554,6 +598,37 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         virtual_rv = plan.params["virtual_rv"]
         self.velocity_latent_ = None if virtual_rv is None else 0
         self.velocity_scale_ = None if virtual_rv is None else velocity_scale(virtual_rv)
+        self._record_labels(net, plan)
+
+    def _record_labels(self, net, plan) -> None:
+        labels = plan.labels
+        if labels is None:
+            self.label_names_ = self.label_latents_ = None
+            self.label_intercept_ = self.label_slope_ = None
+            self.label_error_ = self.label_spread_ = None
+            return
+
+        def encode(X):
+            return inference.collect(net, RowSource(X, validate=False), _posterior)
+
+        calibration = calibrate_labels(
+            labels, plan.source, plan.train_rows, plan.valid_rows, encode, plan.seed
+        )
+        self.label_names_ = np.asarray(labels.names, dtype=object)
+        self.label_latents_ = labels.latents.copy()
+        self.label_intercept_ = calibration.intercept
+        self.label_slope_ = calibration.slope
+        self.label_error_ = calibration.error
+        self.label_spread_ = calibration.spread
+
+    def _check_same_labels(self, labels) -> None:
+        previous = getattr(self, "label_names_", None)
+        if previous is not None and tuple(previous) != labels.names:
+            raise WarmStartError(
+                f"warm_start=True cannot continue training with the labels "
+                f"{list(labels.names)}: the latents hold {list(previous)}. Pass the same "
+                "label columns, or set warm_start=False to train anew."
+            )
 
     # -------------------------------------------------------- validation
 
@@ -650,6 +725,69 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         mean, log_var = inference.collect(self.net_, source, lambda m, x: m.encode(x))
         return mean, log_var
 
+    def predict_labels(self, X, *, return_std: bool = False):
+        """Read the labelled latents as labels, with their uncertainty.
+
+        Each label is ``label_intercept_ + label_slope_ * z`` of its latent's
+        posterior mean ``z``: a line fitted after training to the labelled
+        training spectra.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectra on the pixel grid seen in :meth:`fit`.
+        return_std : bool, default=False
+            Also return each estimate's standard deviation: ``label_error_``
+            (the line's error on labelled spectra) scaled by the spectrum's
+            posterior standard deviation in that latent over its typical
+            value ``label_spread_``, so that over the labelled spectra the
+            stated uncertainties match the errors measured there, and a
+            spectrum the encoder is less sure of gets a wider one.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, n_labels)
+            Label estimates, columns in the order of ``label_names_``.
+        std : ndarray of shape (n_samples, n_labels)
+            Their standard deviations; only when ``return_std`` is True.
+
+        Raises
+        ------
+        ValueError
+            When the model was fitted without labels (``label_weight=0`` or
+            ``y=None``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspecrep import SpectralAutoencoder
+        >>> rng = np.random.RandomState(0)
+        >>> depth = rng.uniform(0.1, 0.9, size=200)
+        >>> pixels = np.linspace(-1, 1, 64)
+        >>> X = 1 - depth[:, None] * np.exp(-0.5 * (pixels / 0.1) ** 2)
+        >>> y = np.where(rng.rand(200) < 0.2, depth, np.nan)  # 20 % labelled
+        >>> ae = SpectralAutoencoder(n_components=2, label_weight=0.1, max_epochs=20,
+        ...                          random_state=0).fit(X, y)
+        >>> ae.label_latents_
+        array([0])
+        >>> estimate, std = ae.predict_labels(X, return_std=True)
+        >>> estimate.shape, std.shape
+        ((200, 1), (200, 1))
+        """
+        check_is_fitted(self)
+        if getattr(self, "label_latents_", None) is None:
+            raise ValueError(
+                "This SpectralAutoencoder was fitted without labels, so no latent "
+                "holds one: fit(X, y) with label_weight > 0 first."
+            )
+        mean, log_var = self.encode(X)
+        latents = self.label_latents_
+        estimate = self.label_intercept_ + self.label_slope_ * mean[:, latents]
+        if not return_std:
+            return estimate
+        sigma = np.exp(0.5 * log_var[:, latents])
+        return estimate, self.label_error_ * sigma / self.label_spread_
+
     def inverse_transform(self, X):
         """Decode codes back to spectra.
 
@@ -708,6 +846,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _posterior(module, x):
+    return module.encode(x)
 
 
 def _interrupted_message(outcome) -> str:

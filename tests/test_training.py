@@ -128,6 +128,9 @@ WARM_START_CASES = {
     ),
     "lr": Case({"lr": 0.0123}, lambda ae, out: _recorded(ae).seen("lr") == {0.0123}),
     "decorrelation": Case({"decorrelation": 0.5}, lambda ae, out: ae.net_.decorrelation == 0.5),
+    # A label weight without labels to weigh is refused, whatever came before;
+    # tests/test_training_labels.py continues runs with labels.
+    "label_weight": Case({"label_weight": 0.5}, refused=ValueError),
     "batch_size": Case(
         {"batch_size": 32}, lambda ae, out: _recorded(ae).seen("batch_size") == {32}
     ),
@@ -494,7 +497,7 @@ def test_decorrelation_adds_its_penalty_to_each_training_step():
         warnings.simplefilter("ignore")
         ae.fit(X)
     net = ae.net_
-    batch = (torch.from_numpy(X[:32]), torch.zeros(32))
+    batch = (torch.from_numpy(X[:32]), {})  # no inverse variances, no labels
     losses = {}
     for weight in (0.0, 0.5):
         net.decorrelation = weight

@@ -18,7 +18,7 @@ from ._doppler import (
     pair_objective,
     velocity_scale,
 )
-from ._loss import BetaVAELoss, decorrelation_penalty, kl_per_latent, kl_weight
+from ._loss import BetaVAELoss, decorrelation_penalty, kl_per_latent, kl_weight, label_penalty
 from ._vae import DENSE_WEIGHT_DECAY, ConvVAE
 
 __all__ = [
@@ -37,5 +37,6 @@ __all__ = [
     "decorrelation_penalty",
     "kl_per_latent",
     "kl_weight",
+    "label_penalty",
     "sedaghat2021_spec",
 ]

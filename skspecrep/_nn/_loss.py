@@ -48,6 +48,35 @@ def decorrelation_penalty(mu: torch.Tensor, eps: float = 1e-2) -> torch.Tensor:
     return corr.pow(2).sum() - torch.diagonal(corr).pow(2).sum()
 
 
+def label_penalty(
+    mu: torch.Tensor, targets: torch.Tensor, latents: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Squared distance of labelled latents' posterior means from their labels.
+
+    Parameters
+    ----------
+    mu : tensor of shape (batch, n_components)
+        Posterior means.
+    targets : tensor of shape (batch, n_labels)
+        Standardised labels; NaN where a spectrum's label is unknown, which
+        adds nothing.
+    latents : tensor of int of shape (n_labels,)
+        The latent tied to each label.
+    weights : tensor of shape (n_labels,)
+        Weight of each label's term (the inverse of the share of spectra
+        that have it, so that the batch mean of this penalty estimates the
+        mean over labelled spectra alone).
+
+    Returns
+    -------
+    penalty : tensor of shape (batch,)
+        Each spectrum's weighted sum over its known labels.
+    """
+    known = ~torch.isnan(targets)
+    error = torch.where(known, mu[:, latents].float() - targets, torch.zeros((), device=mu.device))
+    return (error.pow(2) * weights).sum(dim=1)
+
+
 class BetaVAELoss(nn.Module):
     """Masked reconstruction error per pixel plus ``weight`` times the summed KL.
 

@@ -8,14 +8,18 @@ resumed checkpoints and distributed runs take this same path.
 """
 
 from ._diagnosis import compare_with_pca, diagnose
+from ._labels import LabelCalibration, Labels, calibrate_labels
 from ._plan import PARAMETERS, TrainingPlan, make_plan
 from ._run import STOP_REASONS, Outcome, net_state, restore_net, run_training
 
 __all__ = [
     "PARAMETERS",
     "STOP_REASONS",
+    "LabelCalibration",
+    "Labels",
     "Outcome",
     "TrainingPlan",
+    "calibrate_labels",
     "compare_with_pca",
     "diagnose",
     "make_plan",

@@ -12,13 +12,18 @@ _BLOCK_ROWS = 4096
 
 
 class SpectraDataset(torch.utils.data.Dataset):
-    """Spectra (and inverse variances) for skorch's DataLoader, read a batch at a time.
+    """Spectra with their inverse variances and labels, for skorch's DataLoader.
 
     The DataLoader asks for a whole batch of indices through
     ``__getitems__``, which reads them from the :class:`RowSource` in one
     call: one pass over sorted rows of a memory map, an HDF5 dataset or a
     zarr array instead of one read per spectrum. Each batch is checked for
     NaN and infinity as it is read.
+
+    Each item is ``(spectrum, target)``, where the target is a dict holding
+    ``"ivar"`` (the spectrum's inverse variances) when there are any and
+    ``"labels"`` (its standardised labels, NaN where unknown) when there
+    are any, so that either travels through batching to the loss.
 
     Parameters
     ----------
@@ -29,12 +34,21 @@ class SpectraDataset(torch.utils.data.Dataset):
     indices : ndarray of int or None
         Rows of ``source`` that make up this dataset (a training or
         validation split); None means all.
+    labels : ndarray of shape (n_samples, n_labels) or None
+        Standardised labels of every row of ``source``, NaN where unknown.
     """
 
-    def __init__(self, source: RowSource, ivar: RowSource | None = None, indices=None):
+    def __init__(
+        self,
+        source: RowSource,
+        ivar: RowSource | None = None,
+        indices=None,
+        labels: np.ndarray | None = None,
+    ):
         self.source = source
         self.ivar = ivar
         self.indices = None if indices is None else np.asarray(indices)
+        self.labels = labels
 
     def __len__(self) -> int:
         return len(self.source) if self.indices is None else len(self.indices)
@@ -47,16 +61,20 @@ class SpectraDataset(torch.utils.data.Dataset):
         if self.indices is not None:
             rows = self.indices[rows]
         x = self.source.read(rows)
-        if self.ivar is None:
-            y = np.zeros(len(rows), dtype=np.float32)
-        else:
-            y = self.ivar.read(rows)
-            if (y < 0).any():
+        targets = [{} for _ in rows]
+        if self.ivar is not None:
+            ivar = self.ivar.read(rows)
+            if (ivar < 0).any():
                 raise ValueError(
-                    f"ivar is negative in row {int(rows[np.argmax((y < 0).any(axis=1))])}; "
+                    f"ivar is negative in row {int(rows[np.argmax((ivar < 0).any(axis=1))])}; "
                     "inverse variances must be non-negative (0 marks a pixel to ignore)."
                 )
-        return list(zip(x, y))
+            for target, row in zip(targets, ivar):
+                target["ivar"] = row
+        if self.labels is not None:
+            for target, row in zip(targets, self.labels[rows]):
+                target["labels"] = row
+        return list(zip(x, targets))
 
 
 def mean_spectrum(source: RowSource, rows: np.ndarray | None) -> np.ndarray:

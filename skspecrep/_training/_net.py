@@ -27,6 +27,7 @@ from .._nn import (
     ConvVAE,
     decorrelation_penalty,
     kl_weight,
+    label_penalty,
     pair_objective,
     velocity_scale,
 )
@@ -51,9 +52,10 @@ _GPU_CHUNK_BYTES = 2**30
 class VAENet(NeuralNet):
     """A skorch net whose loss is the beta-VAE objective.
 
-    ``X`` batches are spectra; ``y`` batches are per-pixel inverse variances
-    when the reconstruction loss is ``"chi2"`` and skorch's placeholder
-    otherwise.
+    ``X`` batches are spectra; ``y`` batches are dicts that hold per-pixel
+    inverse variances (``"ivar"``) when the reconstruction loss is
+    ``"chi2"`` and standardised labels (``"labels"``) when latents are
+    supervised.
 
     Parameters
     ----------
@@ -63,8 +65,6 @@ class VAENet(NeuralNet):
         Epochs at which the KL weight starts rising from 0 and reaches beta.
     steps_per_epoch : int
         Optimizer steps per epoch, to place each step on the warm-up ramp.
-    use_ivar : bool
-        Whether ``y`` carries inverse variances.
     autocast_dtype : torch.dtype or None
         Run the training forward pass under ``torch.autocast`` in this dtype
         (bfloat16); None trains in float32.
@@ -80,6 +80,11 @@ class VAENet(NeuralNet):
         accumulated: the optimizer step is the same, but activations that
         stay in the CPU cache make large spectra several times faster (on
         the paper's network, a batch of 32 takes about a quarter of the time).
+    label_weight : float
+        Weight of :func:`~skspecrep._nn.label_penalty`, which ties the
+        ``label_latents`` to the batches' labels.
+    label_latents : tuple of int or None
+        The latent of each label; None when no latent is supervised.
     """
 
     def __init__(
@@ -88,21 +93,23 @@ class VAENet(NeuralNet):
         beta=1.0,
         kl_warmup=(0.0, 0.0),
         steps_per_epoch=1,
-        use_ivar=False,
         chunk_bytes=_CPU_CHUNK_BYTES,
         autocast_dtype=None,
         virtual_rv=None,
         decorrelation=0.0,
+        label_weight=0.0,
+        label_latents=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.label_weight = label_weight
+        self.label_latents = label_latents
         self.autocast_dtype = autocast_dtype
         self.virtual_rv = virtual_rv
         self.decorrelation = decorrelation
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.steps_per_epoch = steps_per_epoch
-        self.use_ivar = use_ivar
         self.chunk_bytes = chunk_bytes
 
     def micro_batch_size(self, training: bool = False) -> int:
@@ -114,11 +121,42 @@ class VAENet(NeuralNet):
         return max(1, self.chunk_bytes // (views * bare_module(self.module_).activation_bytes()))
 
     def _micro_batches(self, batch, training=False):
+        """``(spectra, inverse variances, labels, batch length, label counts)`` of each part.
+
+        Inverse variances and labels are None when absent; the counts are
+        the spectra of the whole batch that know each label.
+        """
         Xi, yi = unpack_data(batch)
         size = self.micro_batch_size(training)
+        ivar, labels = yi.get("ivar"), yi.get("labels")
+        counts = None if labels is None else (~torch.isnan(labels)).sum(dim=0)
         for start in range(0, len(Xi), size):
             rows = slice(start, start + size)
-            yield Xi[rows], (yi[rows] if self.use_ivar else yi), len(Xi)
+            yield (
+                Xi[rows],
+                None if ivar is None else ivar[rows],
+                None if labels is None else labels[rows],
+                len(Xi),
+                counts,
+            )
+
+    def _label_term(self, mu, labels, counts):
+        """This part's share of ``label_weight`` times the batch's mean label penalty.
+
+        Each label's penalty is averaged over the spectra of the whole batch
+        that know it, not over all spectra: with labels for 1 % of an
+        archive, weighing them by their share (or its inverse) let the
+        batches that held one labelled spectrum, a quarter of them, jolt
+        Adam's moment estimates, and reconstruction and the velocity latent
+        suffered (``benchmarks/recovery.py --labelled``). Batches without
+        labels add nothing.
+        """
+        if labels is None or not self.label_weight:
+            return 0.0
+        latents = torch.as_tensor(self.label_latents, device=mu.device)
+        weights = 1.0 / counts.clamp(min=1).to(device=mu.device, dtype=torch.float32)
+        penalty = label_penalty(mu, labels.to(mu.device), latents, weights)
+        return self.label_weight * penalty.sum()
 
     def _train_mode(self, training: bool) -> None:
         self.module_.train(training)
@@ -128,24 +166,24 @@ class VAENet(NeuralNet):
         self._train_mode(True)
         total, preds = 0.0, []
         parts = list(self._micro_batches(batch, training=True))
-        for i, (x, y, n) in enumerate(parts):
+        for i, (x, ivar, labels, n, counts) in enumerate(parts):
             with self._autocast():
                 if self.virtual_rv is None:
                     y_pred = self.infer(x, **fit_params)
-                    loss = self.get_loss(y_pred, y, X=x, training=True)
+                    loss = self.get_loss(y_pred, ivar, X=x, training=True)
                 else:
-                    loss, y_pred = self._pair_loss(x, y)
+                    loss, y_pred = self._pair_loss(x, ivar)
                 if self.decorrelation:
                     loss = loss + self.decorrelation * decorrelation_penalty(y_pred[1])
                 # Weighting each micro-batch's mean by its share makes the
                 # accumulated gradient that of the whole batch's mean.
-                loss = loss * (len(x) / n)
+                loss = loss * (len(x) / n) + self._label_term(y_pred[1], labels, counts)
             self._backward(loss, last=i == len(parts) - 1)
             total = total + loss.detach()
             preds.append(tuple(t.detach() for t in y_pred))
         return {"loss": total, "y_pred": _concat(preds)}
 
-    def _pair_loss(self, x, y):
+    def _pair_loss(self, x, ivar):
         """Objective of spectra trained as pairs with virtual Doppler-shifted copies."""
         low, high = self.virtual_rv
         # Drawn from torch's global generator on the CPU, which the run seeds
@@ -161,7 +199,7 @@ class VAENet(NeuralNet):
             module.log_wavelength,
             velocity_scale=module.velocity_scale,
             weight=self.current_kl_weight(),
-            ivar=y if self.use_ivar else None,
+            ivar=ivar,
         )
         return objective.mean(), y_pred
 
@@ -180,9 +218,10 @@ class VAENet(NeuralNet):
         self._train_mode(False)
         total, preds = 0.0, []
         with torch.no_grad():
-            for x, y, n in self._micro_batches(batch):
+            for x, ivar, labels, n, counts in self._micro_batches(batch):
                 y_pred = self.infer(x, **fit_params)
-                total = total + self.get_loss(y_pred, y, X=x, training=False) * (len(x) / n)
+                loss = self.get_loss(y_pred, ivar, X=x, training=False) * (len(x) / n)
+                total = total + loss + self._label_term(y_pred[1], labels, counts)
                 preds.append(y_pred)
         return {"loss": total, "y_pred": _concat(preds)}
 
@@ -194,7 +233,8 @@ class VAENet(NeuralNet):
         return kl_weight(epoch, self.beta, self.kl_warmup)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        ivar = y_true if self.use_ivar else None
+        """The beta-VAE objective; ``y_true`` holds the inverse variances or is None."""
+        ivar = y_true
         # Validation always uses the full beta, so that validation losses of
         # different epochs are comparable while the KL weight warms up.
         weight = self.current_kl_weight() if training else self.beta
@@ -329,7 +369,7 @@ def net_settings(plan: TrainingPlan, device: str, accelerator=None) -> dict:
         "device": device,
         "chunk_bytes": chunk_bytes(device),
         "steps_per_epoch": plan.steps_per_epoch,
-        "use_ivar": plan.ivar is not None,
+        "label_latents": None if plan.labels is None else tuple(map(int, plan.labels.latents)),
         "train_split": None if valid is None else predefined_split(valid),
         "iterator_train__sampler": sampler,
         "iterator_train__shuffle": sampler is None,

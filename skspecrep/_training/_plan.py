@@ -37,6 +37,7 @@ from .._nn import (
 )
 from .._rows import RowSource
 from ._data import SpectraDataset
+from ._labels import Labels, make_labels
 
 # ------------------------------------------------------------------ checks
 # Each takes the parameter's value and the number of pixels, and returns the
@@ -245,6 +246,7 @@ PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "batch_size": Parameter("net", _as(int)),
         "mixed_precision": Parameter("net", _autocast_dtype, net_name="autocast_dtype"),
         "decorrelation": Parameter("net", _as(float)),
+        "label_weight": Parameter("net", _as(float)),
         "wavelength": Parameter("structure", _wavelength),
         "virtual_rv": Parameter("structure", _virtual_rv),
         "device": Parameter("run", _device),
@@ -313,6 +315,8 @@ class TrainingPlan:
     train_weight : ndarray or None
         Sampling weight of each training row; None: each row once per
         epoch, shuffled.
+    labels : Labels or None
+        Partial labels that supervise latents (``label_weight > 0``).
     """
 
     params: Mapping[str, Any]
@@ -322,6 +326,7 @@ class TrainingPlan:
     train_rows: np.ndarray | None
     valid_rows: np.ndarray | None
     train_weight: np.ndarray | None
+    labels: Labels | None = None
 
     @property
     def structure(self) -> Structure:
@@ -347,12 +352,16 @@ class TrainingPlan:
         return -(-self.n_train // self.params["batch_size"])
 
     def train_dataset(self) -> SpectraDataset:
-        return SpectraDataset(self.source, self.ivar, self.train_rows)
+        return SpectraDataset(self.source, self.ivar, self.train_rows, self.label_targets)
 
     def valid_dataset(self) -> SpectraDataset | None:
         if self.valid_rows is None:
             return None
-        return SpectraDataset(self.source, self.ivar, self.valid_rows)
+        return SpectraDataset(self.source, self.ivar, self.valid_rows, self.label_targets)
+
+    @property
+    def label_targets(self) -> np.ndarray | None:
+        return None if self.labels is None else self.labels.targets
 
     @property
     def validation_key(self) -> str | None:
@@ -377,12 +386,17 @@ class TrainingPlan:
         }
         if self.params["wavelength"] is not None:
             fingerprint["wavelength_sha1"] = hashlib.sha1(self.params["wavelength"]).hexdigest()
+        if self.labels is not None:
+            fingerprint["labels"] = list(self.labels.names)
+            fingerprint["labels_sha1"] = hashlib.sha1(self.labels.targets).hexdigest()
         if self.train_weight is not None:
             fingerprint["sample_weight_sha1"] = hashlib.sha1(self.train_weight).hexdigest()
         return fingerprint
 
 
-def make_plan(params: Mapping, source: RowSource, *, ivar=None, sample_weight=None) -> TrainingPlan:
+def make_plan(
+    params: Mapping, source: RowSource, *, ivar=None, sample_weight=None, y=None
+) -> TrainingPlan:
     """Check the estimator's parameters against the data and plan the run.
 
     Parameters
@@ -396,6 +410,9 @@ def make_plan(params: Mapping, source: RowSource, *, ivar=None, sample_weight=No
         Validated inverse variances.
     sample_weight : array-like of shape (n_samples,) or None
         Sampling weight of each spectrum.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels) or None
+        Partial labels, NaN where unknown; used when ``label_weight > 0``
+        and ignored otherwise (a Pipeline passes ``y`` to every step).
 
     Returns
     -------
@@ -428,6 +445,16 @@ def make_plan(params: Mapping, source: RowSource, *, ivar=None, sample_weight=No
         checked["n_iter_no_change"] = _epochs_for(
             AUTO_PATIENCE_STEPS, AUTO_MIN_PATIENCE, n_train, checked["batch_size"]
         )
+    labels = None
+    if checked["label_weight"] > 0:
+        if y is None:
+            raise ValueError(
+                f"label_weight={checked['label_weight']} ties latents to labels, but fit "
+                "got no labels: pass fit(X, y) with NaN for unknown values, or set "
+                "label_weight=0."
+            )
+        first = 0 if checked["virtual_rv"] is None else 1
+        labels = make_labels(y, n_samples, checked["n_components"], first, train_rows)
     weight = _sample_weight(sample_weight, n_samples)
     if weight is not None and train_rows is not None:
         weight = weight[train_rows]
@@ -441,6 +468,7 @@ def make_plan(params: Mapping, source: RowSource, *, ivar=None, sample_weight=No
         train_rows=train_rows,
         valid_rows=valid_rows,
         train_weight=weight,
+        labels=labels,
     )
 
 

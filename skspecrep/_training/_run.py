@@ -152,8 +152,14 @@ def restore_net(params: Mapping, module_state: Mapping, history: list) -> VAENet
     """
     offset = np.asarray(module_state["offset"], dtype=np.float32)
     placeholder = RowSource(np.stack([offset - 1.0, offset + 1.0]), validate=False)
-    # Nothing of the run's own (split, checkpoint, user callbacks) belongs to a restored net.
-    run_free = {"validation_fraction": None, "checkpoint": None, "callbacks": None}
+    # Nothing of the run's own (split, checkpoint, user callbacks, the labels it
+    # was given) belongs to a restored net; a warm start brings its own.
+    run_free = {
+        "validation_fraction": None,
+        "checkpoint": None,
+        "callbacks": None,
+        "label_weight": 0.0,
+    }
     try:
         PARAMETERS["device"].check(params["device"], placeholder.n_features)
     except ValueError:
