@@ -13,6 +13,7 @@ from astropy.io import fits
 
 from skspecrep import MedianNormalizer
 from skspecrep.cli import main
+from skspecrep.cli._settings import LABEL_WEIGHT
 from skspecrep.datasets import make_stellar_spectra
 from skspecrep.io import load_model, read_spectra, save_model
 
@@ -181,6 +182,28 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
     assert code == 0, stdout
     np.testing.assert_array_equal(np.load(again / "codes.npy"), codes)
     assert (again / "report.html").is_file()
+
+
+def test_fit_ties_the_supervised_columns_to_latents_of_their_own(capsys, tmp_path, synthetic):
+    """Labels known for a third of the spectra; the rest of the table is only scored."""
+    folder, X, labels, _ = synthetic
+    partial = labels.copy()
+    unknown = np.random.RandomState(0).rand(len(partial)) > 0.33
+    partial.loc[unknown, ["teff", "logg"]] = np.nan
+    partial.to_csv(tmp_path / "partial.csv", index=False)
+    out = tmp_path / "run"
+    code, stdout, _ = run(
+        capsys, "fit", folder / "X.npy", "--labels", tmp_path / "partial.csv",
+        "--supervise", "teff,logg", "--output", out, *FAST,
+    )  # fmt: skip
+    assert code == 0, stdout
+    assert "Labelled latents (error of each as its label, on held-out labelled spectra):" in stdout
+    assert "  z0 = teff (+- " in stdout and "  z1 = logg (+- " in stdout
+    ae = load_model(out / "model.skspecrep")[-1]
+    assert ae.label_weight == LABEL_WEIGHT
+    assert list(ae.label_names_) == ["teff", "logg"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"teff", "vsini"} <= set(summary["labels"])  # every column is still scored
 
 
 def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(capsys, tmp_path, synthetic):
@@ -456,6 +479,16 @@ def test_the_papers_recipe_in_one_flag(capsys, tmp_path):
         (["fit", "{d}/X.npy", "--seeds", "0", "--output", "{t}"], "--seeds must be at least 1"),
         (["fit", "{d}/X.npy", "--decorrelation", "-1", "--output", "{t}"],
          "--decorrelation must be at least 0"),
+        (["fit", "{d}/X.npy", "--supervise", "teff", "--output", "{t}"],
+         "--supervise names columns of --labels: give --labels too"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--supervise", "teff,feh",
+          "--output", "{t}"], "--labels has no numeric, varying column 'feh'; it has teff"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--supervise", "teff,teff",
+          "--output", "{t}"], "names a column twice"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--label-weight", "2",
+          "--output", "{t}"], "--label-weight weighs the labels of --supervise"),
+        (["fit", "{d}/X.npy", "--labels", "{d}/labels.csv", "--supervise", "teff",
+          "--label-weight", "0", "--output", "{t}"], "--label-weight must be above 0"),
         (["analyze", "{d}/X.npy", "{d}/X.npy", "--output", "{t}"],
          "X.npy: not a skspecrep model file (not a zip archive)"),
         (["analyze", "{d}/none.pkl", "{d}/X.npy", "--output", "{t}"], "no such model file"),

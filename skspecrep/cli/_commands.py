@@ -145,6 +145,7 @@ def run_fit(args: argparse.Namespace) -> int:
         grid=GridChoice.from_args(args),
     )
     labels = None if args.labels is None else load_labels(args.labels, ids, args.id_column)
+    targets = _supervised(labels, settings.supervise)
     if settings.architecture is None:
         # Spectrum files hold real spectra, whose lines the transposed-convolution
         # decoder draws worse than PCA (benchmarks/real_files.py); arrays keep
@@ -183,7 +184,7 @@ def run_fit(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     try:
-        _fit(ae, X_model, sample_weight)
+        _fit(ae, X_model, sample_weight, targets)
     except CheckpointError as exc:
         raise InputError(f"{exc} Or pass --restart.") from None
     except NonFiniteRowError as exc:
@@ -201,11 +202,12 @@ def run_fit(args: argparse.Namespace) -> int:
         f"run; weights of epoch {ae.best_epoch_} kept)."
     )
     _say_warnings(ae)
+    _say_labelled_latents(ae)
     model = Pipeline([*steps, ("autoencoder", ae)])
     model_file = save_model(model, out / MODEL_FILE)
     print(f"Model: {model_file} (skspecrep.io.load_model reads it)")
     codes = _write_codes(ae, X_model, ids, out)
-    stability = _stability(ae, X_model, labels, settings, sample_weight)
+    stability = _stability(ae, X_model, labels, settings, sample_weight, targets)
     _analyse(
         ae, X_model, codes, labels, wavelength, args,
         title=f"skspecrep fit: {args.spectra}", stability=stability,
@@ -282,14 +284,41 @@ def _output_dir(path: Path) -> Path:
     return path
 
 
-def _fit(ae, X, sample_weight=None) -> SpectralAutoencoder:
+def _supervised(labels: pd.DataFrame | None, columns) -> pd.DataFrame | None:
+    """The columns of ``--labels`` that ``--supervise`` names, to train with."""
+    if not columns:
+        return None
+    if labels is None:
+        raise InputError("--supervise names columns of --labels: give --labels too.")
+    missing = [c for c in columns if c not in labels.columns]
+    if missing:
+        raise InputError(
+            f"--supervise {','.join(columns)}: --labels has no numeric, varying column "
+            f"{', '.join(map(repr, missing))}; it has {', '.join(map(str, labels.columns))}."
+        )
+    if len(set(columns)) < len(columns):
+        raise InputError(f"--supervise names a column twice: {','.join(columns)}.")
+    return labels[list(columns)]
+
+
+def _say_labelled_latents(ae) -> None:
+    """Which latent holds which label, and how well it reads back."""
+    if ae.label_latents_ is None:
+        return
+    where = "held-out" if ae.validation_fraction else "training"
+    print(f"Labelled latents (error of each as its label, on {where} labelled spectra):")
+    for name, latent, error in zip(ae.label_names_, ae.label_latents_, ae.label_error_):
+        print(f"  z{latent} = {name} (+- {error:.3g})")
+
+
+def _fit(ae, X, sample_weight=None, y=None) -> SpectralAutoencoder:
     """Fit, with fit's warnings said once, in the command's words, by :func:`_say_warnings`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TrainingInterruptedWarning)
         warnings.simplefilter("ignore", PosteriorCollapseWarning)
         warnings.simplefilter("ignore", TrainingNotConvergedWarning)
         warnings.simplefilter("ignore", WorseThanPCAWarning)
-        return ae.fit(X, sample_weight=sample_weight)
+        return ae.fit(X, y, sample_weight=sample_weight)
 
 
 def _say_warnings(ae) -> None:
@@ -305,7 +334,7 @@ def _say_warnings(ae) -> None:
         print(f"\nWarning: {problem}", file=sys.stderr)
 
 
-def _stability(ae, X, labels, settings, sample_weight=None):
+def _stability(ae, X, labels, settings, sample_weight=None, targets=None):
     """The first model and ``--seeds - 1`` more trained alike from the next seeds, compared."""
     seeds, first = settings.seeds, settings.random_state
     if seeds < 2:
@@ -314,7 +343,7 @@ def _stability(ae, X, labels, settings, sample_weight=None):
     for k in range(1, seeds):
         print(f"\nTraining seed {first + k} ({k + 1} of {seeds}) ...")
         other = clone(ae).set_params(random_state=first + k, checkpoint=None)
-        models.append(_fit(other, X, sample_weight))
+        models.append(_fit(other, X, sample_weight, targets))
         _say_warnings(other)
     result = seed_stability(models, X, labels, random_state=first)
     if result.chosen is not None:

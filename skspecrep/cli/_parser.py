@@ -9,6 +9,7 @@ from .. import (
     __version__,
 )
 from ._recipes import RECIPES
+from ._settings import LABEL_WEIGHT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="spectra held out for early stopping; 0 trains on all (default 0.1)",
     )
     fit.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    supervision = fit.add_argument_group(
+        "a few labels",
+        "Tie latents to labels known for some of the spectra (empty cells in --labels for "
+        "the others): each named column gets a latent of its own (z1, z2, ... after the "
+        "velocity latent z0; z0, z1, ... without --virtual-rv), the unlabelled spectra "
+        "still train everything else, and the other columns are only scored.",
+    )
+    supervision.add_argument(
+        "--supervise",
+        metavar="COLUMNS",
+        type=_columns,
+        help="comma-separated columns of --labels to tie latents to, e.g. teff,logg,feh",
+    )
+    supervision.add_argument(
+        "--label-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help=f"weight of the labels against the reconstruction (default {LABEL_WEIGHT:g} "
+        "with --supervise)",
+    )
     fit.add_argument(
         "--restart", action="store_true", help="discard a checkpoint in the output folder"
     )
@@ -90,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_options(analyze)
     return parser
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(","))
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names; got {text!r}")
+    return names
 
 
 def _spectra_arguments(parser):

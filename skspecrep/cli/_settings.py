@@ -9,6 +9,9 @@ from .. import SpectralAutoencoder
 from ._errors import InputError
 from ._recipes import RECIPES
 
+#: Weight of the labels of ``--supervise`` when ``--label-weight`` is not given.
+LABEL_WEIGHT = 0.01
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -31,6 +34,8 @@ class ModelSettings:
     seeds: int
     architecture: str | None = None
     kl_warmup: tuple[float, float] | None = None
+    supervise: tuple[str, ...] | None = None
+    label_weight: float | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, recipe: str | None = None) -> ModelSettings:
@@ -41,6 +46,8 @@ class ModelSettings:
                 values[name] = value
         if values["kl_warmup"] is not None:
             values["kl_warmup"] = tuple(values["kl_warmup"])
+        if values["supervise"] and values["label_weight"] is None:
+            values["label_weight"] = LABEL_WEIGHT
         settings = cls(**values)
         settings._check()
         return settings
@@ -52,6 +59,10 @@ class ModelSettings:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
         if self.decorrelation < 0:
             raise InputError(f"--decorrelation must be at least 0; got {self.decorrelation:g}.")
+        if self.label_weight is not None and not self.supervise:
+            raise InputError("--label-weight weighs the labels of --supervise; give both.")
+        if self.label_weight is not None and not self.label_weight > 0:
+            raise InputError(f"--label-weight must be above 0; got {self.label_weight:g}.")
 
     def autoencoder(self, wavelength, *, quiet: bool, **extra) -> SpectralAutoencoder:
         """The estimator these settings describe, on spectra with this ``wavelength`` grid.
@@ -69,6 +80,8 @@ class ModelSettings:
             optional["architecture"] = self.architecture
         if self.kl_warmup is not None:
             optional["kl_warmup"] = self.kl_warmup
+        if self.supervise:
+            optional["label_weight"] = self.label_weight
         return SpectralAutoencoder(
             n_components=self.n_components,
             max_epochs=self.epochs,
