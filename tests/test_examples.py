@@ -12,6 +12,7 @@ SLOW_EXAMPLES = {
     "plot_mutual_info.py",
     "plot_latent_stability.py",
     "plot_your_archive.py",
+    "plot_a_few_labels.py",
 }
 
 
@@ -38,4 +39,4 @@ def test_gallery_example_runs(monkeypatch, path):
 
 
 def test_every_example_is_tested():
-    assert len(EXAMPLES) == 8
+    assert len(EXAMPLES) == 9
