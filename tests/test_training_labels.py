@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import line_spectra
 from scipy.stats import spearmanr
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -196,6 +197,18 @@ def test_labels_pass_through_a_pipeline():
     )
     pipe.fit(X_LINES[:96], y)
     assert list(pipe[-1].label_latents_) == [0]
+
+
+def test_a_grid_search_over_the_label_weight_passes_the_labels_to_every_fit():
+    y = _partial(DEPTH[:96], 0.5)
+    search = GridSearchCV(
+        SpectralAutoencoder(2, max_epochs=1, random_state=0),
+        {"label_weight": [0.01, 0.1]},
+        cv=2,
+    )
+    search.fit(X_LINES[:96], y)
+    assert search.best_params_["label_weight"] in (0.01, 0.1)
+    assert list(search.best_estimator_.label_latents_) == [0]
 
 
 # ------------------------------------------------------- warm starts, files
