@@ -122,8 +122,13 @@ def test_transform_is_independent_of_chunking(fitted, spectra, monkeypatch):
     np.testing.assert_allclose(fitted.transform(X), whole, rtol=1e-5, atol=1e-6)
 
 
-def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(spectra):
-    """One optimizer step on a batch equals that step taken in micro-batches."""
+@pytest.mark.parametrize("labelled", [False, True])
+def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(spectra, labelled):
+    """One optimizer step on a batch equals that step taken in micro-batches.
+
+    With labels too: their penalty is a mean over the whole batch's
+    labelled spectra, which micro-batches of one spectrum must add up to.
+    """
     X = spectra[0][:32]
     whole = SpectralAutoencoder(2, max_epochs=1, batch_size=32, random_state=0, kl_warmup=(0, 0))
     whole.fit(X)
@@ -136,9 +141,14 @@ def test_micro_batches_accumulate_the_gradient_of_the_whole_batch(spectra):
     whole_net.initialize_optimizer()
     split_net.chunk_bytes = 1  # micro-batches of one spectrum
     x = torch.from_numpy(X.astype(np.float32))
-    batch = (x, torch.zeros(len(x)))
+    target = {}
+    if labelled:
+        labels = np.where(np.arange(32) % 3 == 0, spectra[1][:32], np.nan).astype(np.float32)
+        target = {"labels": torch.from_numpy(labels[:, None])}
+    batch = (x, target)
     grads = []
     for net in (whole_net, split_net):
+        net.label_weight, net.label_latents = (1.0, (1,)) if labelled else (0.0, None)
         net.module_.eval()  # no sampling: the two must see the same codes
         net.optimizer_.zero_grad()
         net._train_mode = lambda training: None  # stay in eval mode

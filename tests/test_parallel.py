@@ -35,7 +35,7 @@ def cluster():
         yield client
 
 
-def test_two_workers_encode_a_zarr_archive_exactly_as_in_memory(model, cluster, tmp_path):
+def test_two_workers_encode_a_zarr_archive_as_in_memory(model, cluster, tmp_path):
     pipe, X = model
     zarr = pytest.importorskip("zarr")
     store = zarr.create_array(str(tmp_path / "s.zarr"), shape=X.shape, chunks=(48, 128), dtype="f4")
@@ -46,7 +46,10 @@ def test_two_workers_encode_a_zarr_archive_exactly_as_in_memory(model, cluster, 
     assert codes.chunks[0] == lazy.chunks[0]
     with distributed.get_task_stream(cluster) as tasks:
         result = cluster.compute(codes).result()
-    np.testing.assert_array_equal(result, pipe.transform(X))
+    # Equal up to float32 rounding: a block of other length than the chunks
+    # encoded in memory (here the last, of 8 spectra) may take another
+    # convolution kernel (with dask 2026.8 it did, by 4e-7).
+    np.testing.assert_allclose(result, pipe.transform(X), rtol=1e-5, atol=1e-6)
     # Six blocks of spectra: both workers took a share.
     assert len({task["worker"] for task in tasks.data}) == 2
 

@@ -162,6 +162,13 @@ def load_sedaghat2021(path: str | os.PathLike, *, allow_pickle: bool = False, de
         "fit_warnings_": [],
         "velocity_latent_": None,
         "velocity_scale_": None,
+        # The paper trained without labels.
+        "label_names_": None,
+        "label_latents_": None,
+        "label_intercept_": None,
+        "label_slope_": None,
+        "label_error_": None,
+        "label_spread_": None,
     }
     try:
         estimator = fitted_autoencoder(params, module_state, [], fitted)
