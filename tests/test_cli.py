@@ -204,6 +204,14 @@ def test_fit_ties_the_supervised_columns_to_latents_of_their_own(capsys, tmp_pat
     assert list(ae.label_names_) == ["teff", "logg"]
     summary = json.loads((out / "summary.json").read_text())
     assert {"teff", "vsini"} <= set(summary["labels"])  # every column is still scored
+    assert summary["labelled_latents"]["logg"]["latent"] == "z1"
+    assert summary["labelled_latents"]["teff"]["error"] == pytest.approx(ae.label_error_[0])
+
+    code, stdout, _ = run(
+        capsys, "analyze", out / "model.skspecrep", folder / "X.npy", "--output",
+        tmp_path / "again", "--quiet",
+    )  # fmt: skip
+    assert code == 0 and "  z0 = teff (+- " in stdout
 
 
 def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(capsys, tmp_path, synthetic):

@@ -260,6 +260,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         codes = _write_codes(ae, X_model, ids, out)
     except NonFiniteRowError as exc:
         raise non_finite_error(exc.row, ids) from None
+    _say_labelled_latents(ae)
     if ae.wavelength is not None:
         # The grid of the spectra the network sees: after a recipe's preprocessing
         # (the paper's pads), not the grid the files were read onto.
@@ -303,7 +304,8 @@ def _supervised(labels: pd.DataFrame | None, columns) -> pd.DataFrame | None:
 
 def _say_labelled_latents(ae) -> None:
     """Which latent holds which label, and how well it reads back."""
-    if ae.label_latents_ is None:
+    # Model files written before labels existed have no such attribute.
+    if getattr(ae, "label_latents_", None) is None:
         return
     where = "held-out" if ae.validation_fraction else "training"
     print(f"Labelled latents (error of each as its label, on {where} labelled spectra):")

@@ -321,6 +321,13 @@ def _summary(estimator, shape, selector, scorer, stability, is_autoencoder, name
         if getattr(estimator, "velocity_latent_", None) is not None:
             summary["velocity_latent"] = f"z{estimator.velocity_latent_}"
             summary["velocity_scale_kms"] = float(estimator.velocity_scale_)
+        if getattr(estimator, "label_latents_", None) is not None:
+            summary["labelled_latents"] = {
+                str(name): {"latent": f"z{latent}", "error": float(error)}
+                for name, latent, error in zip(
+                    estimator.label_names_, estimator.label_latents_, estimator.label_error_
+                )
+            }
     if scorer is not None:
         summary["labels"] = _label_summary(scorer, names)
     if stability is not None:
