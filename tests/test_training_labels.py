@@ -266,3 +266,20 @@ def test_calibration_recovers_a_known_line_and_measures_held_out_error():
     assert calibration.held_out[0]
     assert calibration.error[0] == pytest.approx(250.0 * 0.05, rel=0.5)
     assert calibration.spread[0] == pytest.approx(0.1)
+
+
+def test_a_validation_split_without_labelled_spectra_measures_on_the_training_ones():
+    """The encoder gives nothing for no spectra (as inference.collect does): not called."""
+    X = np.random.RandomState(0).normal(size=(20, 3)).astype(np.float32)
+    y = np.full(20, np.nan)
+    y[:4] = [1.0, 2.0, 3.0, 4.0]  # all in the training rows
+    labels = make_labels(y, 20, 3, 0, np.arange(10))
+
+    def encode(x):
+        assert len(x), "asked to encode no spectra"
+        return x, np.zeros_like(x)
+
+    calibration = calibrate_labels(
+        labels, RowSource(X), np.arange(10), np.arange(10, 20), encode, seed=0
+    )
+    assert not calibration.held_out[0] and calibration.error[0] > 0

@@ -160,13 +160,15 @@ def calibrate_labels(
     def labelled(rows):
         rows = np.arange(len(source)) if rows is None else np.asarray(rows)
         rows = rows[~np.isnan(values[rows]).all(axis=1)]
+        if not len(rows):
+            return None  # e.g. a validation split that drew no labelled spectrum
         if len(rows) > _CALIBRATION_ROWS:
             rows = np.sort(rng.choice(rows, _CALIBRATION_ROWS, replace=False))
         mean, log_var = encode(source.read(rows))
         sigma = np.exp(0.5 * log_var[:, labels.latents].astype(np.float64))
         return mean[:, labels.latents].astype(np.float64), sigma, values[rows]
 
-    train = labelled(train_rows)
+    train = labelled(train_rows)  # never None: make_labels asks for two known values
     valid = labelled(valid_rows) if valid_rows is not None else None
     n_labels = len(labels.names)
     intercept, slope, error = np.zeros(n_labels), np.zeros(n_labels), np.zeros(n_labels)
