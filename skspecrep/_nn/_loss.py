@@ -63,9 +63,9 @@ def label_penalty(
     latents : tensor of int of shape (n_labels,)
         The latent tied to each label.
     weights : tensor of shape (n_labels,)
-        Weight of each label's term (the inverse of the share of spectra
-        that have it, so that the batch mean of this penalty estimates the
-        mean over labelled spectra alone).
+        Weight of each label's term (training passes the inverse of the
+        number of the batch's spectra that know the label, so that the sum
+        over the batch is the mean over those spectra).
 
     Returns
     -------
