@@ -343,6 +343,17 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
   test run. Longer training made it worse than 2,000 steps (1.275, .914),
   so the whole range does not fail for want of optimizer steps.
 
+**Session 7** (same archive and settings):
+
+- *Not the last layer's initial weights.* The dense decoder's last layer
+  started at zero instead of torch's uniform +-1/16 (its random drawing
+  of every pixel must otherwise be unlearned weight by weight, which under
+  L1 gradients of random sign is slow): L1 1.34 x PCA-16 (PCA .0263,
+  floor .0097), |rho| .981 over all stars (.997-.999 within), vsini .08,
+  tilt .59; 2,106 s, most of it shared with test runs. The velocities
+  line up better than at torch's initialisation (.914), the
+  reconstruction does not (1.275 there). Not kept.
+
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
 (.72-.96), and no latent learns the line widths. Not resolved; the
