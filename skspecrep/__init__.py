@@ -15,6 +15,7 @@ from ._mutual_info import (
     mutual_info_histogram,
     mutual_info_ksg,
 )
+from ._outliers import SpectrumOutlierDetector
 from ._preprocessing import (
     HARPSPreprocessor,
     MedianNormalizer,
@@ -33,6 +34,7 @@ __all__ = [
     "InformativeDimensionSelector",
     "LatentCorrelationScorer",
     "SpectralAutoencoder",
+    "SpectrumOutlierDetector",
     "bootstrap_mutual_info",
     "information_coefficient",
     "mutual_info_gmm",

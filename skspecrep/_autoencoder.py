@@ -14,11 +14,12 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _inference as inference
+from . import _typicality as typicality
 from ._nn import velocity_scale
 from ._rows import RowSource, is_on_disk, warn_if_chunked_for_shuffling
 from ._training import calibrate_labels, compare_with_pca, diagnose, make_plan, run_training
@@ -362,6 +363,24 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         latent over the spectra ``label_error_`` was measured on; see
         :meth:`predict_labels`.
 
+    residual_scale_ : ndarray of shape (n_pixels,)
+        Mean absolute residual (spectrum minus its reconstruction) at each
+        pixel over up to 2,000 training spectra: where the network draws
+        well and where it does not. :meth:`score_samples` measures residuals
+        in these units.
+
+    latent_density_ : dict or None
+        A Gaussian mixture of the informative latents' posterior means over
+        the same training spectra, as arrays (``"latents"``, ``"weights"``,
+        ``"means"``, ``"precisions_cholesky"``), for :meth:`score_samples`.
+        None when every latent collapsed.
+
+    typicality_reference_ : dict
+        Median (``"centre"``) and spread (``"spread"``, 1.4826 times the
+        median absolute deviation) of each part of :meth:`score_samples`
+        (reconstruction, peak, latent) over up to 1,000 reference spectra:
+        validation spectra when there are some, else training spectra.
+
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
 
@@ -599,6 +618,11 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         self.velocity_latent_ = None if virtual_rv is None else 0
         self.velocity_scale_ = None if virtual_rv is None else velocity_scale(virtual_rv)
         self._record_labels(net, plan)
+        reference = typicality.fit_reference(
+            self, plan.source, plan.ivar, plan.train_rows, plan.valid_rows, plan.seed
+        )
+        for name, value in reference.items():
+            setattr(self, name, value)
 
     def _record_labels(self, net, plan) -> None:
         labels = plan.labels
@@ -841,6 +865,112 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
         ivar = self._check_ivar(ivar, source)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return -float(inference.objectives(self.net_, source, ivar, self.beta, seed).mean())
+
+    def score_samples(self, X, *, ivar=None):
+        """How typical each spectrum is of the training archive; lower is more unusual.
+
+        Three parts are measured per spectrum: its reconstruction residual
+        (mean absolute, in units of ``residual_scale_``, or of the noise with
+        ``loss="chi2"``), its largest residual over its median one (a cosmic
+        ray, an emission line, bad pixels), and how unlikely its code is
+        under ``latent_density_``. Each part is expressed in typical spreads
+        above its typical value on reference spectra
+        (``typicality_reference_``), and the score is minus the largest of
+        the three, so a spectrum scoring -10 is ten spreads beyond what the
+        reference spectra showed in some part. The parts, and where the
+        largest residual lies, are in :meth:`score_parts` and
+        :func:`skspecrep.inspection.unusual_spectra`. Deterministic: codes
+        are posterior means.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, h5py.Dataset or zarr.Array of shape (n_samples, n_features)
+            Spectra on the pixel grid seen in :meth:`fit`; on-disk arrays are
+            read a chunk at a time.
+        ivar : array-like of shape (n_samples, n_features), default=None
+            Inverse variances, required by ``loss="chi2"`` and rejected
+            otherwise.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Higher means more typical, as in scikit-learn's outlier
+            detectors; about 0 for a typical spectrum.
+
+        Raises
+        ------
+        ValueError
+            When the model holds no reference to compare with (a model file
+            written before this method existed, or the paper's weights
+            loaded without spectra).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspecrep import SpectralAutoencoder
+        >>> rng = np.random.RandomState(0)
+        >>> pixels = np.linspace(-1, 1, 64)
+        >>> depth = rng.uniform(0.2, 0.8, size=(300, 1))
+        >>> X = 1 - depth * np.exp(-0.5 * (pixels / 0.1) ** 2)
+        >>> X += rng.normal(0, 0.01, X.shape)
+        >>> ae = SpectralAutoencoder(n_components=2, max_epochs=30, random_state=0).fit(X)
+        >>> spiked = X[:3].copy()
+        >>> spiked[:, 10] += 1.0  # a cosmic ray
+        >>> bool(np.all(ae.score_samples(spiked) < ae.score_samples(X[:3])))
+        True
+        """
+        parts = self.score_parts(X, ivar=ivar)
+        return -np.max([parts[name] for name in typicality.PARTS], axis=0)
+
+    def score_parts(self, X, *, ivar=None) -> Bunch:
+        """The three parts of :meth:`score_samples`, and where each spectrum is most off.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, h5py.Dataset or zarr.Array of shape (n_samples, n_features)
+            Spectra on the pixel grid seen in :meth:`fit`.
+        ivar : array-like of shape (n_samples, n_features), default=None
+            Inverse variances, required by ``loss="chi2"`` and rejected
+            otherwise.
+
+        Returns
+        -------
+        parts : Bunch
+            ``reconstruction``, ``peak`` and ``latent``, each an ndarray of
+            shape (n_samples,) in typical spreads above the part's typical
+            value on the reference spectra (``typicality_reference_``), and
+            ``peak_pixel``, the index of each spectrum's largest residual.
+            :meth:`score_samples` is minus the largest of the three parts.
+
+        Raises
+        ------
+        ValueError
+            When the model holds no reference to compare with (a model file
+            written before this method existed, or the paper's weights
+            loaded without spectra).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skspecrep import SpectralAutoencoder
+        >>> X = np.random.RandomState(0).normal(1.0, 0.1, size=(100, 32))
+        >>> ae = SpectralAutoencoder(n_components=2, max_epochs=2, random_state=0).fit(X)
+        >>> parts = ae.score_parts(X[:5])
+        >>> sorted(parts), parts.peak.shape
+        (['latent', 'peak', 'peak_pixel', 'reconstruction'], (5,))
+        """
+        check_is_fitted(self)
+        if getattr(self, "typicality_reference_", None) is None:
+            raise ValueError(
+                "This SpectralAutoencoder holds no reference spectra to compare with "
+                "(it was saved by an older skspecrep, or its weights were loaded without "
+                "spectra): fit it, or fit it again with warm_start=True, first."
+            )
+        source = self._validated_source(X, reset=False)
+        ivar = self._check_ivar(ivar, source)
+        parts, peak_pixel = typicality.measure(self, source, ivar)
+        z = typicality.standardise(parts, self.typicality_reference_)
+        return Bunch(**dict(zip(typicality.PARTS, z.T)), peak_pixel=peak_pixel)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -169,6 +169,10 @@ def load_sedaghat2021(path: str | os.PathLike, *, allow_pickle: bool = False, de
         "label_slope_": None,
         "label_error_": None,
         "label_spread_": None,
+        # No spectra were seen, so none can be called typical.
+        "residual_scale_": None,
+        "latent_density_": None,
+        "typicality_reference_": None,
     }
     try:
         estimator = fitted_autoencoder(params, module_state, [], fitted)
