@@ -342,7 +342,14 @@ def plot_training_history(estimator, *, ax=None):
 
 
 def plot_reconstructions(
-    estimator, X, *, wavelength=None, n_examples: int = 3, reconstructions=None, axes=None
+    estimator,
+    X,
+    *,
+    wavelength=None,
+    n_examples: int = 3,
+    reconstructions=None,
+    titles=None,
+    axes=None,
 ):
     """Spectra, their reconstructions and the residuals.
 
@@ -362,6 +369,9 @@ def plot_reconstructions(
         The reconstructions of the rows shown, when already computed (as
         :func:`~skspecrep.inspection.analyse` keeps them): the estimator is
         then not called.
+    titles : sequence of str, default=None
+        A title per panel; None titles each "example i" with its mean
+        absolute residual.
     axes : array of matplotlib Axes, default=None
         One per example; a new column of panels if None.
 
@@ -401,6 +411,8 @@ def plot_reconstructions(
                 f"reconstructions have shape {recon.shape}; the {n_examples} spectra "
                 f"shown have {X.shape}."
             )
+    if titles is not None and len(titles) != n_examples:
+        raise ValueError(f"titles has {len(titles)} entries for {n_examples} panels.")
     x, xlabel = _pixel_axis(wavelength, X.shape[1])
     axes = _panels(axes, n_examples, (8.0, 2.2), column=True, per="example")
     for i, ax in enumerate(axes):
@@ -415,9 +427,8 @@ def plot_reconstructions(
             label="residual (offset)",
         )
         ax.set_ylabel("flux")
-        ax.set_title(
-            f"example {i}: mean |residual| {np.abs(residual).mean():.4f}", fontsize="medium"
-        )
+        title = f"example {i}: mean |residual| {np.abs(residual).mean():.4f}"
+        ax.set_title(title if titles is None else titles[i], fontsize="medium")
     axes[0].legend(fontsize="small", frameon=False, ncols=3)
     axes[-1].set_xlabel(xlabel)
     return axes

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from . import plotting
+from ._explorer import write_explorer
 from ._matplotlib import pyplot
 from .inspection import REPRODUCED_RHO, Analysis
 
@@ -43,7 +44,8 @@ def write_report(
     criteria and where the thresholds fall; which informative latents are
     independent of each other; how much each latent tells about each label,
     at every binning of Sedaghat et al. (2021); each label against its best
-    latent; which latents other seeds reproduce; and what each informative
+    latent; which latents other seeds reproduce; which spectra are the most
+    unusual, drawn with their reconstructions; and what each informative
     latent changes in a spectrum (latent traversals). It renders what
     :func:`~skspecrep.inspection.analyse` computed, and computes nothing:
     writing it again gives the same tables, byte for byte.
@@ -58,7 +60,10 @@ def write_report(
     - ``latents.csv``: one row per latent (KL, MAD, selected by each
       criterion, traversal amplitude);
     - ``mutual_information.csv``: one row per latent and label, when labels
-      were scored.
+      were scored;
+    - ``explorer.html``: the latent explorer, a page with a slider per
+      latent that redraws the decoded spectrum (decodings embedded: no
+      server, no model).
 
     Parameters
     ----------
@@ -73,9 +78,10 @@ def write_report(
     Returns
     -------
     report : :class:`~sklearn.utils.Bunch`
-        ``html``, ``summary``, ``latents``, ``mutual_information`` (paths,
-        the last None without scored labels), ``figures`` (dict of name to
-        PNG path) and ``results`` (the summary as a dict).
+        ``html``, ``explorer``, ``summary``, ``latents``,
+        ``mutual_information`` (paths, the last None without scored
+        labels), ``figures`` (dict of name to PNG path) and ``results``
+        (the summary as a dict).
 
     Examples
     --------
@@ -175,6 +181,20 @@ def write_report(
                 "",
             )
         )
+    if "labelled_latents" in a.summary:
+        tied = pd.DataFrame(
+            [(name, e["latent"], e["error"]) for name, e in a.summary["labelled_latents"].items()],
+            columns=["label", "latent", "error (held-out RMS)"],
+        )
+        sections.append(
+            (
+                "Labelled latents",
+                "Each label given to fit (label_weight) is tied to a latent of its own; "
+                "predict_labels reads it back as the label, with this error.",
+                [],
+                tied.to_html(index=False, float_format="{:.4g}".format),
+            )
+        )
     if scorer is not None:
         every = a.scored.all()
         latents = support if every and support.any() else None
@@ -217,6 +237,8 @@ def write_report(
                 stability.latents.to_html(index=False, float_format="{:.3f}".format),
             )
         )
+    if a.unusual is not None:
+        sections.append(_unusual_section(a, save, images))
     axes = plotting.plot_latent_traversal(a.traversal, wavelength=a.wavelength)
     images["traversal"] = save("traversal", axes[0].figure)
     sections.append(
@@ -229,8 +251,22 @@ def write_report(
         )
     )
 
+    explorer = write_explorer(
+        out / "explorer.html", a.explorer, a.wavelength, list(names), _latent_notes(a.summary),
+        title=title,
+    )  # fmt: skip
+    sections.append(
+        (
+            "Latent explorer",
+            "A page where a slider per latent moves it over its observed range and the "
+            "decoded spectrum redraws, with a zoom to any wavelength window.",
+            [],
+            f"<p><a href='{explorer.name}'>open the latent explorer</a></p>",
+        )
+    )
     paths = Bunch(
         html=out / "report.html",
+        explorer=explorer,
         summary=out / "summary.json",
         latents=out / "latents.csv",
         mutual_information=None,
@@ -244,6 +280,51 @@ def write_report(
     paths.summary.write_text(json.dumps(a.summary, indent=2))
     paths.html.write_text(_page(title, a.summary, sections, images))
     return paths
+
+
+def _latent_notes(summary: dict) -> dict:
+    """What the analysis says each latent holds, for the explorer's sliders."""
+    notes: dict[str, list[str]] = {}
+    if "velocity_latent" in summary:
+        notes.setdefault(summary["velocity_latent"], []).append("radial velocity (pairs)")
+    for label, entry in summary.get("labelled_latents", {}).items():
+        notes.setdefault(entry["latent"], []).append(f"tied to {label}")
+    for label, entry in summary.get("labels", {}).items():
+        if entry["significant"]:
+            notes.setdefault(entry["best_latent"], []).append(f"tracks {label}")
+    return {name: "; ".join(items) for name, items in notes.items()}
+
+
+def _unusual_section(a: Analysis, save, images) -> tuple:
+    """The most unusual spectra drawn with their reconstructions, and the ranking's head."""
+    u, table = a.unusual, a.unusual.table
+    where = "peak_wavelength" if "peak_wavelength" in table else "peak_pixel"
+    titles = [
+        f"spectrum {row}: score {table.loc[row, 'score']:.1f}, largest part "
+        f"{table.loc[row, 'part']}, largest residual at {table.loc[row, where]:.6g}"
+        for row in u.index
+    ]
+    axes = plotting.plot_reconstructions(
+        None, u.spectra, wavelength=a.wavelength, n_examples=len(u.index),
+        reconstructions=u.reconstructions, titles=titles,
+    )  # fmt: skip
+    x = a.wavelength if a.wavelength is not None else np.arange(a.n_pixels)
+    for ax, row in zip(axes, u.index):
+        ax.axvline(x[table.loc[row, "peak_pixel"]], color="C1", lw=0.8, ls=":")
+    images["unusual"] = save("unusual", axes[0].figure)
+    n_beyond = a.summary["unusual"]["n_beyond_threshold"]
+    threshold = a.summary["unusual"]["threshold"]
+    head = table.iloc[:10].reset_index(names="spectrum")
+    return (
+        "Unusual spectra",
+        f"Each spectrum's score is minus the largest of three parts, each in typical "
+        f"spreads beyond the reference spectra of the fit: reconstruction (drawn badly "
+        f"everywhere), peak (a few pixels far off: a cosmic ray, an emission line, bad "
+        f"pixels; dotted line) and latent (an unusual code). {n_beyond} of "
+        f"{a.n_spectra} spectra score below {threshold:g}. The most unusual:",
+        "unusual",
+        head.to_html(index=False, float_format="{:.4g}".format),
+    )
 
 
 def _page(title, results, sections, images) -> str:

@@ -94,7 +94,9 @@ def test_demo_prints_a_real_summary_and_writes_the_report(capsys, tmp_path):
     for factor in ("teff", "logg", "metallicity", "radial_velocity", "vsini"):
         assert factor in best
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 8
+    assert html.count("data:image/png;base64,") == 9  # the unusual spectra are the ninth
+    assert "explorer.html" in html and (tmp_path / "explorer.html").is_file()
+    assert (tmp_path / "unusual.csv").is_file() and "Unusual spectra:" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_spectra"] == 300 and summary["n_components"] == 8
     assert set(summary["labels"]) == {"teff", "logg", "metallicity", "radial_velocity", "vsini"}
@@ -173,6 +175,18 @@ def test_fit_writes_model_codes_and_report_then_analyze_reproduces_the_codes(
     assert (table[["sigma_z0", "sigma_z1", "sigma_z2"]] > 0).all().all()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_epochs"] == 2 and "teff" in summary["labels"]
+    # Every spectrum ranked from the most unusual, named as in codes.csv.
+    unusual = pd.read_csv(out / "unusual.csv")
+    assert list(unusual.columns[:4]) == ["spectrum", "row", "score", "part"]
+    assert sorted(unusual["row"]) == list(range(len(X)))
+    assert list(unusual["score"]) == sorted(unusual["score"])
+    np.testing.assert_array_equal(unusual["spectrum"], table["spectrum"][unusual["row"]])
+    np.testing.assert_allclose(
+        unusual.sort_values("row")["score"], model.score_samples(X.astype(np.float32)),
+        rtol=1e-5, atol=1e-5,
+    )  # fmt: skip
+    first = unusual.iloc[0]
+    assert f"{first['spectrum']}: score {first['score']:.1f}, largest part" in stdout
 
     again = tmp_path / "analysis"
     code, stdout, _ = run(
@@ -206,6 +220,8 @@ def test_fit_ties_the_supervised_columns_to_latents_of_their_own(capsys, tmp_pat
     assert {"teff", "vsini"} <= set(summary["labels"])  # every column is still scored
     assert summary["labelled_latents"]["logg"]["latent"] == "z1"
     assert summary["labelled_latents"]["teff"]["error"] == pytest.approx(ae.label_error_[0])
+    page = (out / "report.html").read_text()
+    assert "Labelled latents" in page and "<td>logg</td>" in page
 
     code, stdout, _ = run(
         capsys, "analyze", out / "model.skspecrep", folder / "X.npy", "--output",

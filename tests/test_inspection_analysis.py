@@ -1,5 +1,7 @@
 """inspection.analyse: one analysis of a run, computed once, from spectra or their codes."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,3 +129,39 @@ def test_an_archive_on_disk_is_encoded_once_or_not_at_all(tmp_path, data, autoen
     assert counts == []
     assert first.summary == second.summary
     assert first.summary["n_informative_kl"] == second.summary["n_informative"]
+
+
+def test_the_unusual_spectra_are_ranked_and_the_first_kept_with_their_drawings(
+    data, autoencoder, tmp_path
+):
+    X, _, wave = data
+    X = X.copy()
+    X[123, 40:43] += 2.0  # a cosmic ray
+    on_disk = np.lib.format.open_memmap(tmp_path / "X.npy", "w+", X.dtype, X.shape)
+    on_disk[:] = X
+    a = analyse(autoencoder, on_disk, wavelength=wave, n_unusual=2, random_state=0)
+    table = a.unusual.table
+    assert len(table) == len(X) and list(table["score"]) == sorted(table["score"])
+    np.testing.assert_allclose(table.sort_index()["score"], autoencoder.score_samples(X))
+    assert table.index[0] == 123 and table["peak_pixel"].iloc[0] in (40, 41, 42)
+    np.testing.assert_array_equal(a.unusual.index, table.index[:2])
+    np.testing.assert_array_equal(a.unusual.spectra, X[a.unusual.index])
+    np.testing.assert_allclose(
+        a.unusual.reconstructions, autoencoder.inverse_transform(a.codes[a.unusual.index])
+    )
+    facts = a.summary["unusual"]
+    assert facts["threshold"] == -5.0 and facts["most_unusual"][0]["row"] == 123
+    assert facts["most_unusual"][0]["peak_wavelength"] == pytest.approx(
+        wave[table["peak_pixel"].iloc[0]]
+    )
+    assert facts["n_beyond_threshold"] == int((table["score"] < -5).sum()) >= 1
+    json.dumps(a.summary)  # plain Python types
+
+
+def test_no_ranking_without_a_score_or_when_asked_not_to(data, autoencoder):
+    X, _, _ = data
+    assert analyse(PCA(3).fit(X), X).unusual is None
+    a = analyse(autoencoder, X, n_unusual=0)
+    assert a.unusual is None and "unusual" not in a.summary
+    with pytest.raises(ValueError, match="n_unusual"):
+        analyse(autoencoder, X, n_unusual=-1)

@@ -81,6 +81,11 @@ def test_autoencoder_report_adds_training_and_kl_and_works_without_labels(tmp_pa
     np.testing.assert_array_equal(traversed, selector.kl_support_ | ~selector.kl_support_.any())
     assert (latents.loc[traversed, "traversal_amplitude"] > 0).all()
     assert "A &lt;test&gt; run" in report.html.read_text()
+    # The most unusual spectra are drawn, and the ranking's head is shown.
+    assert "unusual" in report.figures
+    html = report.html.read_text()
+    assert "Unusual spectra" in html and "largest part" not in html.split("Unusual")[0]
+    assert summary["unusual"]["most_unusual"][0]["row"] == int(analyse(ae, X).unusual.index[0])
 
 
 def test_a_collapsed_model_is_not_scored_against_the_labels(tmp_path, data):

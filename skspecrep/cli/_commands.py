@@ -210,7 +210,7 @@ def run_fit(args: argparse.Namespace) -> int:
     stability = _stability(ae, X_model, labels, settings, sample_weight, targets)
     _analyse(
         ae, X_model, codes, labels, wavelength, args,
-        title=f"skspecrep fit: {args.spectra}", stability=stability,
+        title=f"skspecrep fit: {args.spectra}", ids=ids, stability=stability,
     )  # fmt: skip
     return 0
 
@@ -266,8 +266,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         # (the paper's pads), not the grid the files were read onto.
         wavelength = ae.wavelength
     _analyse(
-        ae, X_model, codes, labels, wavelength, args, title=f"skspecrep analyze: {args.spectra}"
-    )
+        ae, X_model, codes, labels, wavelength, args,
+        title=f"skspecrep analyze: {args.spectra}", ids=ids,
+    )  # fmt: skip
     return 0
 
 
@@ -392,10 +393,14 @@ def _write_codes(ae, X, ids, out: Path) -> tuple[np.ndarray, np.ndarray]:
     return mean, log_var
 
 
-def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -> Analysis:
-    """Analyse once, print the summary and write the report.
+def _analyse(
+    ae, X, codes, labels, wavelength, args, *, title, ids=None, stability=None
+) -> Analysis:
+    """Analyse once, print the summary, write ``unusual.csv`` and the report.
 
-    ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again.
+    ``codes`` is ``ae.encode(X)``: nothing here encodes ``X`` again (ranking
+    the unusual spectra decodes them, a second pass). ``ids`` name the
+    spectra in ``unusual.csv``; None numbers them.
     """
     analysis = analyse(
         ae,
@@ -422,6 +427,8 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
         print("No latent is informative, so none is scored against the labels.")
     elif scorer is not None:
         _print_label_table(selector, scorer)
+    if analysis.unusual is not None:
+        _write_unusual(analysis, ids, Path(args.output))
     if not args.no_report:
         from ..report import write_report
 
@@ -429,6 +436,26 @@ def _analyse(ae, X, codes, labels, wavelength, args, *, title, stability=None) -
         report = write_report(args.output, analysis, title=title)
         print(f"Report: {report.html} (figures, summary.json and CSV tables beside it)")
     return analysis
+
+
+def _write_unusual(analysis: Analysis, ids, out: Path) -> None:
+    """Every spectrum ranked from the most unusual, named by its id, and the first few said."""
+    table = analysis.unusual.table.reset_index(names="row")
+    table.insert(0, "spectrum", table["row"] if ids is None else np.asarray(ids)[table["row"]])
+    table.to_csv(out / "unusual.csv", index=False)
+    facts = analysis.summary["unusual"]
+    where = "peak_wavelength" if "peak_wavelength" in table else "peak_pixel"
+    print(
+        f"\nUnusual spectra: {facts['n_beyond_threshold']} of {len(table)} score below "
+        f"{facts['threshold']:g} (typical spreads beyond the fit's reference spectra); "
+        f"the most unusual:"
+    )
+    for _, r in table.iloc[: len(analysis.unusual.index)].iterrows():
+        print(
+            f"  {r['spectrum']}: score {r['score']:.1f}, largest part {r['part']}, "
+            f"largest residual at {r[where]:.6g}"
+        )
+    print(f"Ranking: {out / 'unusual.csv'}")
 
 
 def _print_label_table(selector, scorer):

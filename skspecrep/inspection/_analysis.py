@@ -15,9 +15,15 @@ from .._checks import check_labels, check_wavelength_grid
 from .._correlation import LatentCorrelationScorer
 from .._rows import is_on_disk
 from .._selection import InformativeDimensionSelector
+from .._typicality import AUTO_THRESHOLD
 from ._traversal import latent_traversal
+from ._unusual import unusual_spectra
 
 __all__ = ["Analysis", "analyse"]
+
+#: Values per latent in the explorer's traversal: enough for a slider to move
+#: smoothly, while 16 latents of 18,000 pixels stay at about 2 MB embedded.
+EXPLORER_STEPS = 21
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +58,10 @@ class Analysis:
     traversal : Bunch
         What :func:`latent_traversal` returned for the informative latents
         (every latent when none is).
+    explorer : Bunch
+        The same latents traversed on a finer grid, 21 values from the 1st to
+        the 99th percentile: the decodings behind the report's interactive
+        latent explorer.
     examples : Bunch
         ``index`` (rows shown), ``spectra`` and ``reconstructions``, each of
         shape (n_examples, n_pixels): the spectra drawn beside their
@@ -61,6 +71,13 @@ class Analysis:
     latent_table : DataFrame
         One row per latent: KL, MAD, selected by each criterion, traversal
         amplitude.
+    unusual : Bunch or None
+        For an autoencoder that can score spectra
+        (:meth:`~skspecrep.SpectralAutoencoder.score_samples`): ``table``,
+        what :func:`unusual_spectra` returned for every spectrum (most
+        unusual first), and ``index``, ``spectra``, ``reconstructions`` of
+        the ``n_unusual`` most unusual ones. None otherwise, and for
+        ``loss="chi2"``, whose scores need each pixel's noise.
     summary : dict
         The numbers in plain Python types: counts, thresholds, training
         facts, best latent per label with MI and uncertainty, MIG, seed
@@ -93,9 +110,11 @@ class Analysis:
     scored: np.ndarray
     stability: Bunch | None
     traversal: Bunch
+    explorer: Bunch
     examples: Bunch
     wavelength: np.ndarray | None
     latent_table: pd.DataFrame
+    unusual: Bunch | None
     summary: dict
 
     @property
@@ -124,6 +143,7 @@ def analyse(
     scorer: LatentCorrelationScorer | None = None,
     stability: Bunch | None = None,
     n_examples: int = 3,
+    n_unusual: int = 3,
     random_state=None,
 ) -> Analysis:
     """Analyse a fitted model on a set of spectra, once, for printing or a report.
@@ -135,7 +155,9 @@ def analyse(
     informative latent tells about each label, at every binning of Sedaghat
     et al. (2021) (:class:`~skspecrep.LatentCorrelationScorer`); what each
     informative latent changes in a spectrum (:func:`latent_traversal`); and
-    how the first spectra are reconstructed.
+    how the first spectra are reconstructed; and which spectra are the most
+    unusual (:func:`unusual_spectra`, a second pass over ``X`` that decodes
+    every spectrum).
 
     Parameters
     ----------
@@ -171,6 +193,9 @@ def analyse(
         for the report and summarised in ``summary["stability"]``.
     n_examples : int, default=3
         Spectra kept with their reconstructions, the first rows of ``X``.
+    n_unusual : int, default=3
+        The most unusual spectra kept with their reconstructions (all are
+        ranked in ``unusual.table``); 0 skips the ranking.
     random_state : int, RandomState instance or None, default=None
         Seeds the scorer's bootstrap when it is fitted here.
 
@@ -203,6 +228,8 @@ def analyse(
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
     if not isinstance(n_examples, Integral) or n_examples < 1:
         raise ValueError(f"n_examples must be a positive integer; got {n_examples!r}.")
+    if not isinstance(n_unusual, Integral) or n_unusual < 0:
+        raise ValueError(f"n_unusual must be a non-negative integer; got {n_unusual!r}.")
     if X.shape[0] < max(n_examples, 4):
         raise ValueError(
             f"The analysis needs at least {max(n_examples, 4)} spectra; X has {X.shape[0]}."
@@ -235,6 +262,9 @@ def analyse(
 
     traversed = np.flatnonzero(support) if support.any() else np.arange(Z.shape[1])
     traversal = latent_traversal(estimator, latents=traversed, codes=Z)
+    explorer = latent_traversal(
+        estimator, latents=traversed, codes=Z, n_steps=EXPLORER_STEPS, quantiles=(0.01, 0.99)
+    )
     # Only the spectra shown are read: X may be a large array on disk.
     shown = np.asarray(X[:n_examples], dtype=np.float64)
     examples = Bunch(
@@ -254,7 +284,10 @@ def analyse(
         }
     )
     latent_table.loc[traversal.latents, "traversal_amplitude"] = traversal.amplitude
+    unusual = _unusual(estimator, X, Z, wavelength, n_unusual)
     summary = _summary(estimator, X.shape, selector, scorer, stability, is_autoencoder, names)
+    if unusual is not None:
+        summary["unusual"] = _unusual_summary(unusual.table, n_unusual)
     return Analysis(
         estimator=estimator,
         n_spectra=int(X.shape[0]),
@@ -267,11 +300,44 @@ def analyse(
         scored=scored,
         stability=stability,
         traversal=traversal,
+        explorer=explorer,
         examples=examples,
         wavelength=wavelength,
         latent_table=latent_table,
+        unusual=unusual,
         summary=summary,
     )
+
+
+def _unusual(estimator, X, codes, wavelength, n_shown) -> Bunch | None:
+    """The ranking of every spectrum and the most unusual ones with their drawings."""
+    if not n_shown or getattr(estimator, "typicality_reference_", None) is None:
+        return None
+    if getattr(estimator, "loss", None) == "chi2":
+        return None  # its residuals are measured in noise units: they need ivar
+    table = unusual_spectra(estimator, X, wavelength=wavelength)
+    index = table.index.to_numpy()[:n_shown]
+    # On-disk arrays are read in increasing row order (h5py needs it).
+    rows = np.sort(index)
+    spectra = np.asarray(X[rows], dtype=np.float64)[np.searchsorted(rows, index)]
+    return Bunch(
+        table=table,
+        index=index,
+        spectra=spectra,
+        reconstructions=np.asarray(estimator.inverse_transform(codes[index]), dtype=np.float64),
+    )
+
+
+def _unusual_summary(table: pd.DataFrame, n_shown: int) -> dict:
+    columns = ["score", "part", "peak_pixel"] + (
+        ["peak_wavelength"] if "peak_wavelength" in table else []
+    )
+    top = table.iloc[:n_shown][columns].reset_index(names="row")
+    return {
+        "threshold": -AUTO_THRESHOLD,
+        "n_beyond_threshold": int((table["score"] < -AUTO_THRESHOLD).sum()),
+        "most_unusual": json.loads(top.to_json(orient="records")),
+    }
 
 
 def _codes(estimator, X, codes, is_autoencoder):
