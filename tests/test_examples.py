@@ -13,6 +13,7 @@ SLOW_EXAMPLES = {
     "plot_latent_stability.py",
     "plot_your_archive.py",
     "plot_a_few_labels.py",
+    "plot_unusual_spectra.py",
 }
 
 
@@ -39,4 +40,4 @@ def test_gallery_example_runs(monkeypatch, path):
 
 
 def test_every_example_is_tested():
-    assert len(EXAMPLES) == 9
+    assert len(EXAMPLES) == 10
