@@ -57,6 +57,16 @@ def test_injected_anomalies_rank_first_with_their_part_and_place(fitted):
     assert -2 < np.median(clean) < 0
 
 
+def test_unusual_spectra_needs_an_autoencoder_and_a_sane_count(fitted):
+    from sklearn.decomposition import PCA
+
+    ae, X = fitted
+    with pytest.raises(TypeError, match="needs a fitted SpectralAutoencoder.*got PCA"):
+        unusual_spectra(PCA(2).fit(X), X)
+    with pytest.raises(ValueError, match="n_spectra"):
+        unusual_spectra(ae, X, n_spectra=0)
+
+
 def test_score_samples_is_minus_the_largest_part(fitted):
     ae, X = fitted
     X = _anomalies(X)

@@ -63,6 +63,12 @@ def unusual_spectra(estimator, X, *, ivar=None, wavelength=None, n_spectra=None)
     >>> int(table.index[0]), table["part"].iloc[0], int(table["peak_pixel"].iloc[0])
     (7, 'peak', 40)
     """
+    if not hasattr(estimator, "score_parts"):
+        raise TypeError(
+            "unusual_spectra needs a fitted SpectralAutoencoder (it scores spectra with "
+            f"score_parts); got {type(estimator).__name__}. For a Pipeline, pass its last "
+            "step and the spectra as that step sees them."
+        )
     check_is_fitted(estimator)
     if n_spectra is not None and (
         isinstance(n_spectra, bool) or not isinstance(n_spectra, Integral) or n_spectra < 1
