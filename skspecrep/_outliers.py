@@ -49,7 +49,7 @@ class SpectrumOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         The threshold: ``decision_function = score_samples - offset_``.
     n_features_in_ : int
         Number of pixels seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_pixels,)
         Pixel names seen during :meth:`fit`, when ``X`` has string column
         names.
 
