@@ -99,12 +99,22 @@ def measure(estimator, source: RowSource, ivar: RowSource | None = None, rows=No
                 w = torch.from_numpy(ivar.read(block if rows is None else rows[block])).to(device)
             mu, u = _residual_units(net.module_, x, w, scale)
             size = u.abs() if used is None else u.abs()[:, used]
-            peak, where = size.max(dim=1)
-            typical = size.median(dim=1).values.double().clamp_min(1e-12)
+            if w is None:
+                peak, where = size.max(dim=1)
+                typical = size.median(dim=1).values.double().clamp_min(1e-12)
+                mean = size.mean(dim=1, dtype=torch.float64)
+            else:
+                # Pixels of ivar 0 are unmeasured: left out, not counted as
+                # residuals of 0 (which would lower the median and the mean).
+                ignored = (w == 0) if used is None else (w[:, used] == 0)
+                size = size.masked_fill(ignored, float("nan"))
+                peak, where = size.nan_to_num(nan=-1.0).max(dim=1)
+                typical = size.nanmedian(dim=1).values.double().clamp_min(1e-12)
+                n_measured = (~ignored).sum(dim=1).clamp_min(1)
+                mean = size.nansum(dim=1, dtype=torch.float64) / n_measured
             # Residual sizes compare as ratios (a spectrum at half the
             # signal-to-noise has twice the residual): their logs are
             # compared, which also tames their long upper tails.
-            mean = size.mean(dim=1, dtype=torch.float64)
             parts[block, 0] = torch.log(mean.clamp_min(1e-12)).cpu().numpy()
             parts[block, 1] = torch.log(peak.double().clamp_min(1e-12) / typical).cpu().numpy()
             parts[block, 2] = latent_distance(density, mu.double().cpu().numpy())

@@ -150,6 +150,23 @@ def test_noise_units_with_chi2():
     spiked[:, 30] += 0.5  # fifty sigma
     parts = ae.score_parts(spiked, ivar=ivar[:5])
     assert (parts.peak > 4).all() and (parts.peak_pixel == 30).all()
+    # A pixel of ivar 0 is unmeasured: left out of the parts, it cannot be
+    # the peak (the encoder still reads it, so the drawing may change).
+    hidden_ivar = ivar[:5].copy()
+    hidden_ivar[:, 30] = 0.0
+    hidden = ae.score_parts(spiked, ivar=hidden_ivar)
+    assert not (hidden.peak_pixel == 30).any()
+    assert (hidden.peak < parts.peak).all()
+    # Counted as residuals of 0 instead, unmeasured pixels would halve the
+    # mean residual here (and zero the median): they are not counted.
+    half = ivar[:50].copy()
+    half[:, ::2] = 0.0
+    full_parts = ae.score_parts(X[:50], ivar=ivar[:50])
+    half_parts = ae.score_parts(X[:50], ivar=half)
+    halving = np.log(2) / ae.typicality_reference_["spread"][0]
+    shift = np.median(half_parts.reconstruction - full_parts.reconstruction)
+    assert abs(shift) < 0.2 * halving
+    assert np.all(np.isfinite(half_parts.peak)) and np.median(half_parts.peak) < 5
     # Doubling the stated noise on the clean spectra halves their residuals
     # in noise units: the reconstruction part falls.
     clean = ae.score_parts(X[:50], ivar=ivar[:50]).reconstruction
