@@ -968,7 +968,10 @@ class SpectralAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Bas
             )
         source = self._validated_source(X, reset=False)
         ivar = self._check_ivar(ivar, source)
-        parts, peak_pixel = typicality.measure(self, source, ivar)
+        parts, peak_pixel = typicality.measure(
+            self.net_, self.pixel_weight_, self.residual_scale_, self.latent_density_,
+            source, ivar,
+        )  # fmt: skip
         z = typicality.standardise(parts, self.typicality_reference_)
         return Bunch(**dict(zip(typicality.PARTS, z.T)), peak_pixel=peak_pixel)
 

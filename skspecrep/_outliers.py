@@ -120,7 +120,7 @@ class SpectrumOutlierDetector(OutlierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.contamination == "auto":
             self.offset_ = -AUTO_THRESHOLD
         else:
-            score_params = {k: v for k, v in fit_params.items() if k == "ivar"}
+            score_params = {"ivar": fit_params["ivar"]} if "ivar" in fit_params else {}
             scores = self.estimator_.score_samples(X, **score_params)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self

@@ -72,8 +72,13 @@ def _residual_units(module, x, ivar, pixel_scale):
     return mu, residual / pixel_scale
 
 
-def measure(estimator, source: RowSource, ivar: RowSource | None = None, rows=None):
+def measure(
+    net, pixel_weight, residual_scale, density, source: RowSource, ivar=None, rows=None
+):
     """Each part and the pixel of the largest residual, for every row (or the sorted ``rows``).
+
+    ``pixel_weight``, ``residual_scale`` and ``density`` are the estimator's
+    ``pixel_weight_``, ``residual_scale_`` and ``latent_density_``.
 
     Returns
     -------
@@ -82,13 +87,12 @@ def measure(estimator, source: RowSource, ivar: RowSource | None = None, rows=No
     peak_pixel : ndarray of shape (n_rows,)
         Index of each spectrum's largest residual in its units.
     """
-    net = estimator.net_
     device = net.device
-    used = np.asarray(estimator.pixel_weight_) > 0
+    used = np.asarray(pixel_weight) > 0
     # Indexing copies the residuals: only done when some pixel is unused.
-    used = None if used.all() else torch.from_numpy(used).to(device)
-    scale = torch.from_numpy(np.asarray(estimator.residual_scale_, dtype=np.float32)).to(device)
-    density = estimator.latent_density_
+    used_index = None if used.all() else torch.from_numpy(np.flatnonzero(used)).to(device)
+    used = None if used_index is None else torch.from_numpy(used).to(device)
+    scale = torch.from_numpy(np.asarray(residual_scale, dtype=np.float32)).to(device)
     n = len(source) if rows is None else len(rows)
     parts = np.empty((n, len(PARTS)))
     peak_pixel = np.empty(n, dtype=np.int64)
@@ -118,8 +122,8 @@ def measure(estimator, source: RowSource, ivar: RowSource | None = None, rows=No
             parts[block, 0] = torch.log(mean.clamp_min(1e-12)).cpu().numpy()
             parts[block, 1] = torch.log(peak.double().clamp_min(1e-12) / typical).cpu().numpy()
             parts[block, 2] = latent_distance(density, mu.double().cpu().numpy())
-            if used is not None:
-                where = torch.nonzero(used).flatten()[where]
+            if used_index is not None:
+                where = used_index[where]
             peak_pixel[block] = where.cpu().numpy()
     return parts, peak_pixel
 
@@ -240,8 +244,8 @@ def fit_reference(estimator, source: RowSource, ivar, train_rows, valid_rows, se
     codes = []
 
     def residual(module, x):
-        mu = module.encode_mean(x)
-        return mu, (x - module.decode(mu)).abs().double().sum(dim=0)
+        mu, r = _residual_units(module, x, None, 1.0)
+        return mu, r.abs().double().sum(dim=0)
 
     for _, (mu, summed) in inference.map_chunks(net, source, residual, density_rows):
         codes.append(mu.double().cpu().numpy())
@@ -255,19 +259,12 @@ def fit_reference(estimator, source: RowSource, ivar, train_rows, valid_rows, se
         "residual_scale_": np.where(scale > 0, scale, floor).astype(np.float32),
         "latent_density_": fit_density(np.vstack(codes), estimator.component_kl_, seed),
     }
-    probe = _Probe(estimator, fitted)
-    parts, _ = measure(probe, source, ivar, reference_rows)
+    parts, _ = measure(
+        net, estimator.pixel_weight_, fitted["residual_scale_"], fitted["latent_density_"],
+        source, ivar, reference_rows,
+    )  # fmt: skip
     centre = np.median(parts, axis=0)
     spread = _MAD_TO_SIGMA * np.median(np.abs(parts - centre), axis=0)
     fitted["typicality_reference_"] = {"centre": centre, "spread": spread}
     return fitted
 
-
-class _Probe:
-    """What :func:`measure` reads of an estimator, before the estimator holds it."""
-
-    def __init__(self, estimator, fitted):
-        self.net_ = estimator.net_
-        self.pixel_weight_ = estimator.pixel_weight_
-        self.residual_scale_ = fitted["residual_scale_"]
-        self.latent_density_ = fitted["latent_density_"]
