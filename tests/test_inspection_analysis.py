@@ -165,3 +165,18 @@ def test_no_ranking_without_a_score_or_when_asked_not_to(data, autoencoder):
     assert a.unusual is None and "unusual" not in a.summary
     with pytest.raises(ValueError, match="n_unusual"):
         analyse(autoencoder, X, n_unusual=-1)
+
+
+def test_a_chi2_model_ranks_the_unusual_spectra_with_their_noise(data):
+    """Its residuals are in noise units: ranked with ivar, skipped without (not guessed)."""
+    X, _, _ = data
+    X = X.copy()
+    ivar = np.full(X.shape, 1e4)
+    ae = SpectralAutoencoder(3, loss="chi2", max_epochs=3, random_state=0).fit(X, ivar=ivar)
+    X[77, 60:62] += 2.0  # a cosmic ray
+    assert analyse(ae, X, random_state=0).unusual is None
+    a = analyse(ae, X, ivar=ivar, n_unusual=1, random_state=0)
+    assert a.unusual.index[0] == 77 and a.unusual.table["peak_pixel"].iloc[0] in (60, 61)
+    np.testing.assert_allclose(
+        a.unusual.table.sort_index()["score"], ae.score_samples(X, ivar=ivar)
+    )

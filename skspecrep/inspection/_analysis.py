@@ -77,7 +77,8 @@ class Analysis:
         what :func:`unusual_spectra` returned for every spectrum (most
         unusual first), and ``index``, ``spectra``, ``reconstructions`` of
         the ``n_unusual`` most unusual ones. None otherwise, and for
-        ``loss="chi2"``, whose scores need each pixel's noise.
+        ``loss="chi2"`` without ``ivar``, whose scores need each pixel's
+        noise.
     summary : dict
         The numbers in plain Python types: counts, thresholds, training
         facts, best latent per label with MI and uncertainty, MIG, seed
@@ -138,6 +139,7 @@ def analyse(
     y=None,
     *,
     codes=None,
+    ivar=None,
     wavelength=None,
     selector: InformativeDimensionSelector | None = None,
     scorer: LatentCorrelationScorer | None = None,
@@ -178,6 +180,11 @@ def analyse(
         that :meth:`SpectralAutoencoder.encode
         <skspecrep.SpectralAutoencoder.encode>` returns. None encodes ``X``
         here, once.
+    ivar : array-like of shape (n_samples, n_features), default=None
+        Inverse variances of ``X``, for ranking the unusual spectra of an
+        autoencoder trained with ``loss="chi2"`` (its residuals are
+        measured in units of the noise); without them that ranking is
+        skipped. Other models ignore it.
     wavelength : array-like of shape (n_features,), default=None
         Wavelength of each pixel, kept for the spectral figures.
     selector : InformativeDimensionSelector, default=None
@@ -284,7 +291,7 @@ def analyse(
         }
     )
     latent_table.loc[traversal.latents, "traversal_amplitude"] = traversal.amplitude
-    unusual = _unusual(estimator, X, Z, wavelength, n_unusual)
+    unusual = _unusual(estimator, X, ivar, Z, wavelength, n_unusual)
     summary = _summary(estimator, X.shape, selector, scorer, stability, is_autoencoder, names)
     if unusual is not None:
         summary["unusual"] = _unusual_summary(unusual.table, n_unusual)
@@ -309,13 +316,14 @@ def analyse(
     )
 
 
-def _unusual(estimator, X, codes, wavelength, n_shown) -> Bunch | None:
+def _unusual(estimator, X, ivar, codes, wavelength, n_shown) -> Bunch | None:
     """The ranking of every spectrum and the most unusual ones with their drawings."""
     if not n_shown or getattr(estimator, "typicality_reference_", None) is None:
         return None
-    if getattr(estimator, "loss", None) == "chi2":
+    chi2 = getattr(estimator, "loss", None) == "chi2"
+    if chi2 and ivar is None:
         return None  # its residuals are measured in noise units: they need ivar
-    table = unusual_spectra(estimator, X, wavelength=wavelength)
+    table = unusual_spectra(estimator, X, ivar=ivar if chi2 else None, wavelength=wavelength)
     index = table.index.to_numpy()[:n_shown]
     # On-disk arrays are read in increasing row order (h5py needs it).
     rows = np.sort(index)
