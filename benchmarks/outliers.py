@@ -125,6 +125,10 @@ def parse_args(argv=None):
     p.add_argument("--n-anomalies", type=int, default=10, help="per type (1 %% of n-test)")
     p.add_argument("--n-components", type=int, default=16)
     p.add_argument("--epochs", type=int, default=None, help="default: the estimator's")
+    p.add_argument(
+        "--architecture", choices=["auto", "dense"], default=None,
+        help="default: auto on the synthetic data, dense on the real",
+    )  # fmt: skip
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "skspecrep-benchmarks")
     return p.parse_args(argv)
 
@@ -203,8 +207,9 @@ def run(name, seed, args):
     donors = X[args.n_train + args.n_test + n_anomalous :]
 
     extra = {} if args.epochs is None else {"max_epochs": args.epochs}
+    architecture = args.architecture or ("auto" if name == "synthetic" else "dense")
     ae = SpectralAutoencoder(
-        args.n_components, architecture="auto" if name == "synthetic" else "dense",
+        args.n_components, architecture=architecture,
         wavelength=wave, virtual_rv=60.0, random_state=seed, **extra,
     )  # fmt: skip
     start = time.perf_counter()
