@@ -379,11 +379,22 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
 - *Not the L1 loss.* The whole range trained with ``loss="mse"`` (2,000
   steps; the benchmark's ``--loss``): L1 2.72 x PCA-16, no velocity latent
   (|rho| .02 over all stars, .02-.09 within each), vsini .09, tilt .54;
-  1,876 s (a few minutes shared with a test run). The squared error is dominated by the continua (the tilt
-  and the stars' different slopes over 3,100 A) and nothing learns the
-  shift. Training loss fell for all 200 epochs (.023 to .015), where L1's
-  stays flat after its drop: the squared error keeps learning the
-  continua. Not kept.
+  1,876 s (a few minutes shared with a test run). The squared error is
+  dominated by the continua (the tilt and the stars' different slopes
+  over 3,100 A) and nothing learns the shift. Training loss fell for all
+  200 epochs (.023 to .015), where L1's stays flat after its drop: the
+  squared error keeps learning the continua. Not kept.
+- *Not the outputs per head with fine sub-pixels.* Every run so far is
+  consistent with two limits together: sub-pixels of at most 2.5 km/s,
+  and at most about 26,000 outputs drawn by one layer (the runs that
+  failed broke one or the other; session 7's three heads drew 5 km/s
+  sub-pixels). The whole range at 4 sub-pixels a pixel (2.5 km/s) drawn by
+  three independent heads of 23,844-23,848 outputs each (64 and 256 hidden
+  units each; a patched network) meets both: L1 1.19 x PCA-16 (PCA .0263,
+  floor .0097), |rho| .925 over all stars (.995-.999 within), vsini .09,
+  tilt .62; 2,109 s alone (2,000 steps). One head at 4 sub-pixels drew
+  1.26 (session 3): a little better, far from .8, and no latent learns the
+  line widths. The two limits do not explain the whole range. Not kept.
 
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
