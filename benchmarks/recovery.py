@@ -645,6 +645,12 @@ def parse_args(argv=None):
         "--label-weight", type=float, default=0.01, help="SpectralAutoencoder(label_weight=)"
     )
     p.add_argument(
+        "--label-share",
+        type=float,
+        default=None,
+        help="SpectralAutoencoder(label_share=); default: the estimator's",
+    )
+    p.add_argument(
         "--factor-geometry",
         action="store_true",
         help="only print how strongly and in which direction each factor changes a spectrum",
@@ -962,6 +968,8 @@ def run_labelled(name, args):
             if share:
                 y, rows = labelled_subset(y_train, factors, share, seed)
                 model.set_params(label_weight=args.label_weight)
+                if args.label_share is not None:
+                    model.set_params(label_share=args.label_share)
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -1014,7 +1022,8 @@ def report_labelled(name, runs, ceiling, args) -> list[tuple[str, bool, str]]:
     print(
         f"\n== {name} with labels for {', '.join(SHORT[f] for f in factors)}: "
         f"{DATASETS[name]}; {args.seeds} seeds, {args.n_train} training spectra, "
-        f"{args.epochs} epochs, label_weight={args.label_weight:g}"
+        f"{args.epochs} epochs, label_weight={args.label_weight:g}, label_share="
+        f"{'default' if args.label_share is None else f'{args.label_share:g}'}"
     )
     checks = []
     for share in [0.0, *args.labelled]:

@@ -131,6 +131,11 @@ WARM_START_CASES = {
     # A label weight without labels to weigh is refused, whatever came before;
     # tests/test_training_labels.py continues runs with labels.
     "label_weight": Case({"label_weight": 0.5}, refused=ValueError),
+    # Without labels there is nothing to draw more often: every spectrum
+    # still once per epoch (tests/test_training_labels.py draws labelled ones).
+    "label_share": Case(
+        {"label_share": 0.9}, lambda ae, out: ae.net_.iterator_train__sampler is None
+    ),
     "batch_size": Case(
         {"batch_size": 32}, lambda ae, out: _recorded(ae).seen("batch_size") == {32}
     ),

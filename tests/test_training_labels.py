@@ -7,16 +7,21 @@ import pandas as pd
 import pytest
 import torch
 from conftest import line_spectra
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy.stats import spearmanr
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from skorch.callbacks import Callback
 
 from skspecrep import SpectralAutoencoder
 from skspecrep._nn import label_penalty
 from skspecrep._rows import RowSource
 from skspecrep._training import calibrate_labels
-from skspecrep._training._labels import make_labels
+from skspecrep._training._labels import Labels, make_labels
+from skspecrep._training._plan import _with_label_share
 from skspecrep.exceptions import CheckpointError, WarmStartError
 from skspecrep.io import load_model, save_model
 
@@ -130,11 +135,65 @@ def test_without_a_label_weight_labels_change_nothing():
     X = X_LINES[:96]
     params = dict(n_components=2, max_epochs=2, random_state=0)
     plain = SpectralAutoencoder(**params).fit(X)
-    given = SpectralAutoencoder(**params).fit(X, _partial(DEPTH[:96], 0.5))
-    np.testing.assert_array_equal(plain.transform(X), given.transform(X))
-    assert given.label_latents_ is None and given.label_names_ is None
+    labelled = SpectralAutoencoder(**params).fit(X, _partial(DEPTH[:96], 0.5))
+    np.testing.assert_array_equal(plain.transform(X), labelled.transform(X))
+    assert labelled.label_latents_ is None and labelled.label_names_ is None
     with pytest.raises(ValueError, match="fitted without labels"):
-        given.predict_labels(X)
+        labelled.predict_labels(X)
+
+
+class LabelledDraws(Callback):
+    """How many of the spectra drawn for training knew their label."""
+
+    def initialize(self):
+        self.labelled_, self.drawn_ = 0, 0
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            known = ~torch.isnan(batch[1]["labels"]).all(dim=1)
+            self.labelled_ += int(known.sum())
+            self.drawn_ += len(known)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.5])
+def test_labelled_spectra_fill_at_least_the_label_share_of_the_draws(share):
+    """4 of 400 spectra labelled: drawn once an epoch at share 0, else a share of the draws."""
+    y = np.full(400, np.nan)
+    y[[3, 50, 200, 399]] = [0.1, 0.5, 0.2, 0.9]
+    ae = SpectralAutoencoder(
+        2, label_weight=0.1, label_share=share, max_epochs=2, batch_size=40,
+        callbacks=[("draws", LabelledDraws())], random_state=0,
+    ).fit(X_LINES, y)  # fmt: skip
+    draws = dict(ae.net_.callbacks_)["draws"]
+    assert draws.drawn_ == 800
+    if share == 0:
+        assert draws.labelled_ == 8  # each of the four, once per epoch
+    else:
+        # Binomial(800, share): within 4 standard deviations.
+        assert abs(draws.labelled_ - 800 * share) < 4 * np.sqrt(800 * share * (1 - share))
+
+
+@given(
+    known=arrays(bool, st.integers(2, 60), elements=st.booleans()),
+    share=st.floats(0.01, 0.99),
+    data=st.data(),
+)
+def test_the_label_share_raises_labelled_weights_by_one_factor_and_no_further(known, share, data):
+    weight = data.draw(
+        arrays(np.float64, known.size, elements=st.floats(0.01, 100.0)) | st.none()
+    )
+    targets = np.where(known, 0.5, np.nan)[:, None].astype(np.float32)
+    labels = Labels(("a",), np.array([0]), targets, np.zeros(1), np.ones(1))
+    out = _with_label_share(weight, labels, None, share)
+    base = np.ones(known.size) if weight is None else weight
+    if not known.any() or base[known].sum() >= share * base.sum():
+        assert out is weight  # nothing to raise: the weights as they were
+        return
+    assert out[known].sum() == pytest.approx(share * out.sum())
+    np.testing.assert_allclose(out[~known], base[~known])
+    ratio = out[known] / base[known]
+    np.testing.assert_allclose(ratio, ratio[0])
 
 
 @pytest.fixture(scope="module")

@@ -247,6 +247,7 @@ PARAMETERS: Mapping[str, Parameter] = MappingProxyType(
         "mixed_precision": Parameter("net", _autocast_dtype, net_name="autocast_dtype"),
         "decorrelation": Parameter("net", _as(float)),
         "label_weight": Parameter("net", _as(float)),
+        "label_share": Parameter("run", _as(float)),
         "wavelength": Parameter("structure", _wavelength),
         "virtual_rv": Parameter("structure", _virtual_rv),
         "device": Parameter("run", _device),
@@ -460,6 +461,8 @@ def make_plan(
         weight = weight[train_rows]
     if weight is not None and not np.any(weight > 0):
         raise ValueError("Every sample_weight of the training split is zero: nothing to train on.")
+    if labels is not None:
+        weight = _with_label_share(weight, labels, train_rows, checked["label_share"])
     return TrainingPlan(
         params=MappingProxyType(checked),
         source=source,
@@ -470,6 +473,26 @@ def make_plan(
         train_weight=weight,
         labels=labels,
     )
+
+
+def _with_label_share(weight, labels: Labels, train_rows, share: float) -> np.ndarray | None:
+    """Training weights under which labelled spectra fill at least ``share`` of the draws.
+
+    A spectrum is labelled when it knows at least one label. When the
+    labelled spectra already hold that share of the weight (or none has a
+    weight above 0), the weights are returned as they are; otherwise the
+    labelled spectra's weights are multiplied by one factor, so that
+    weights among labelled spectra, and among the others, keep their ratios.
+    """
+    targets = labels.targets if train_rows is None else labels.targets[train_rows]
+    labelled = ~np.all(np.isnan(targets), axis=1)
+    base = np.ones(len(targets)) if weight is None else weight
+    held = base[labelled].sum()
+    total = base.sum()
+    if share == 0 or held == 0 or held >= share * total:
+        return weight
+    factor = share * (total - held) / ((1 - share) * held)
+    return np.where(labelled, base * factor, base)
 
 
 def _split(fraction, n_samples: int, rng):
