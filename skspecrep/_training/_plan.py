@@ -489,7 +489,7 @@ def _with_label_share(weight, labels: Labels, train_rows, share: float) -> np.nd
     base = np.ones(len(targets)) if weight is None else weight
     held = base[labelled].sum()
     total = base.sum()
-    if share == 0 or held == 0 or held >= share * total:
+    if held == 0 or held >= share * total:
         return weight
     factor = share * (total - held) / ((1 - share) * held)
     return np.where(labelled, base * factor, base)
