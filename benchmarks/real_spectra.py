@@ -396,6 +396,20 @@ wrote estimates, 6,800, 10,900, 13,000 and 13,600, for 6,449, 9,656,
   1.26 (session 3): a little better, far from .8, and no latent learns the
   line widths. The two limits do not explain the whole range. Not kept.
 
+**Session 9** (same archive and settings):
+
+- *Not the continuum in the encoder's input.* Over the whole range 92 % of
+  the spectra's variance about their mean is continuum (a 61-pixel running
+  mean), against 63 % in 5000-5600 A and 71 % in 5000-6200 A, and the rms
+  difference from the mean is twice the window's (.45 against .21), so the
+  encoder sees the lines at a fraction of their size. A second encoder
+  input channel of line depths (the spectrum over its 61-pixel running
+  mean, minus 1, times 5; a patched network): L1 1.30 x PCA-16, |rho| .980
+  over all stars (.997-.999 within), vsini .08, tilt .61; 1,397 s (part
+  of it shared with another benchmark). The zero point improved (.914 at
+  2 sub-pixels without it), the reconstruction and the line widths did
+  not. Not kept.
+
 Where this leaves the whole range: the network underfits the giant and
 the M dwarf (by region 1.2-2.0 x PCA) while it beats PCA on the G dwarf
 (.72-.96), and no latent learns the line widths. Not resolved; the
